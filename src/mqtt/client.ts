@@ -1,0 +1,218 @@
+// MQTT link: one mqtt.js client with URI/credential/TLS handling, last will, automatic reconnect,
+// subscriptions that survive reconnects, and per-filter message routing.
+
+import mqtt from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
+import type { Logger } from "../log.ts";
+import { CliError, ExitCode } from "../cli/exit_codes.ts";
+import { redactUri, topicMatches } from "./topic.ts";
+
+export interface MqttMessage {
+  topic: string;
+  payload: Uint8Array;
+  retain: boolean;
+}
+
+export interface MqttLinkOptions {
+  uri: string;
+  clientId?: string;
+  username?: string;
+  password?: string;
+  /** File paths of PEM files for mqtts:// and wss://. */
+  ca?: string;
+  cert?: string;
+  key?: string;
+  rejectUnauthorized?: boolean;
+  will?: { topic: string; payload: string; retain: boolean; qos: 0 | 1 };
+  connectTimeoutMs?: number;
+  reconnectPeriodMs?: number;
+  /** MQTT keep-alive in seconds (default 30). */
+  keepalive?: number;
+}
+
+interface Subscription {
+  filter: string;
+  handler: (m: MqttMessage) => void;
+}
+
+const SUPPORTED_SCHEMES = ["mqtt:", "mqtts:", "ws:", "wss:", "tcp:", "ssl:"];
+
+/** Check a broker URI; returns an error message naming the bad value, or undefined when valid. */
+export function checkBrokerUri(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `not a valid URI: "${redactUri(uri)}"`;
+  }
+  if (!SUPPORTED_SCHEMES.includes(url.protocol)) {
+    return `unsupported scheme "${url.protocol.replace(":", "")}" (use mqtt, mqtts, ws or wss)`;
+  }
+  if (!url.hostname) return `no host in "${redactUri(uri)}"`;
+  return undefined;
+}
+
+export class MqttLink {
+  private client?: MqttClient;
+  private subs: Subscription[] = [];
+  private connectListeners = new Set<() => void>();
+  private stopped = false;
+  readonly stats = { received: 0, published: 0, reconnects: 0, handlerErrors: 0 };
+
+  constructor(private options: MqttLinkOptions, private logger: Logger) {}
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Connects; resolves on the first CONNACK, rejects with exit code 5 when the broker can't be reached in time. */
+  start(signal?: AbortSignal): Promise<void> {
+    const o = this.options;
+    const bad = checkBrokerUri(o.uri);
+    if (bad) return Promise.reject(new CliError(ExitCode.config, `[mqtt] uri: ${bad}`));
+    const opts: IClientOptions = {
+      clientId: o.clientId || `ess2mqtt_${crypto.randomUUID().slice(0, 8)}`,
+      connectTimeout: o.connectTimeoutMs ?? 5000,
+      reconnectPeriod: o.reconnectPeriodMs ?? 1000,
+      keepalive: o.keepalive ?? 30,
+      clean: true,
+      resubscribe: true,
+      rejectUnauthorized: o.rejectUnauthorized ?? true,
+    };
+    if (o.username) opts.username = o.username;
+    if (o.password) opts.password = o.password;
+    if (o.ca) opts.ca = Deno.readFileSync(o.ca) as unknown as Buffer;
+    if (o.cert) opts.cert = Deno.readFileSync(o.cert) as unknown as Buffer;
+    if (o.key) opts.key = Deno.readFileSync(o.key) as unknown as Buffer;
+    if (o.will) opts.will = { ...o.will, payload: new TextEncoder().encode(o.will.payload) as unknown as Buffer };
+
+    const where = redactUri(o.uri);
+    const client = mqtt.connect(o.uri, opts);
+    this.client = client;
+    let firstConnect = true;
+
+    client.on("connect", () => {
+      const stream = (client as unknown as { stream?: { setNoDelay?: (b: boolean) => void } }).stream;
+      stream?.setNoDelay?.(true);
+      if (firstConnect) this.logger.info("connected to MQTT broker", { broker: where });
+      else {
+        this.stats.reconnects++;
+        this.logger.info("reconnected to MQTT broker", { broker: where });
+      }
+      firstConnect = false;
+      // mqtt.js resubscribes what it already had; (re)subscribe anything registered since, idempotently.
+      const filters = [...new Set(this.subs.map((s) => s.filter))];
+      if (filters.length) client.subscribe(filters, { qos: 1 });
+      for (const cb of this.connectListeners) {
+        try {
+          cb();
+        } catch (err) {
+          this.logger.error("connect listener failed", { error: err });
+        }
+      }
+    });
+    client.on("offline", () => {
+      if (!this.stopped) this.logger.warn("MQTT broker connection lost; reconnecting", { broker: where });
+    });
+    client.on("error", (err) => this.logger.warn("MQTT error", { broker: where, error: err.message }));
+    client.on("message", (topic, payload, packet) => {
+      this.stats.received++;
+      const msg: MqttMessage = { topic, payload, retain: packet.retain };
+      for (const s of this.subs) {
+        if (!topicMatches(s.filter, topic)) continue;
+        try {
+          s.handler(msg);
+        } catch (err) {
+          this.stats.handlerErrors++;
+          this.logger.error("MQTT message handler failed", { topic, error: err });
+        }
+      }
+    });
+
+    const onAbort = () => void this.stop();
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    return new Promise<void>((resolve, reject) => {
+      const timeoutMs = (o.connectTimeoutMs ?? 5000) + 500;
+      const timer = setTimeout(() => {
+        cleanup();
+        void this.stop();
+        reject(new CliError(ExitCode.brokerUnreachable, `MQTT broker ${where} unreachable (no connection within ${timeoutMs} ms)`));
+      }, timeoutMs);
+      const onConnect = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (err: Error) => {
+        // Authentication and TLS failures are final: don't keep the user waiting.
+        const code = (err as { code?: number | string }).code;
+        if (code === 4 || code === 5 || code === 134 || code === 135 || /certificate|self.signed|TLS/i.test(err.message)) {
+          cleanup();
+          void this.stop();
+          reject(new CliError(ExitCode.brokerUnreachable, `MQTT broker ${where} refused the connection: ${err.message}`));
+        }
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        client.off("connect", onConnect);
+        client.off("error", onError);
+      };
+      client.once("connect", onConnect);
+      client.on("error", onError);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const c = this.client;
+    if (!c) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        c.end(true, {}, () => resolve());
+      }, 1000);
+      c.end(false, {}, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** Routes messages matching `filter` to `handler`; the subscription is restored after every reconnect. */
+  subscribe(filter: string, handler: (m: MqttMessage) => void): void {
+    this.subs.push({ filter, handler });
+    if (this.client?.connected) this.client.subscribe(filter, { qos: 1 });
+  }
+
+  /** Fire-and-forget publish; mqtt.js queues it while offline. Never throws. */
+  publish(topic: string, payload: string | Uint8Array, opts: { retain?: boolean; qos?: 0 | 1 } = {}): void {
+    const c = this.client;
+    if (!c || this.stopped) return;
+    this.stats.published++;
+    try {
+      c.publish(topic, payload as string | Buffer, { qos: opts.qos ?? 0, retain: opts.retain ?? false }, (err) => {
+        if (err && !this.stopped) this.logger.warn("MQTT publish failed", { topic, error: err.message });
+      });
+    } catch (err) {
+      this.logger.warn("MQTT publish failed", { topic, error: err });
+    }
+  }
+
+  /** Publish and wait for the broker's acknowledgement (QoS 1) or the write (QoS 0). */
+  publishAsync(topic: string, payload: string | Uint8Array, opts: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<void> {
+    const c = this.client;
+    if (!c || this.stopped) return Promise.reject(new Error("MQTT link not started"));
+    this.stats.published++;
+    return new Promise((resolve, reject) =>
+      c.publish(topic, payload as string | Buffer, { qos: opts.qos ?? 1, retain: opts.retain ?? false }, (err) =>
+        err ? reject(err) : resolve()
+      )
+    );
+  }
+
+  /** Called after every (re)connect, once subscriptions are restored. */
+  onConnect(cb: () => void): () => void {
+    this.connectListeners.add(cb);
+    return () => this.connectListeners.delete(cb);
+  }
+}

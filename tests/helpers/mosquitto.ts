@@ -1,0 +1,127 @@
+// Starts a real mosquitto on a free loopback port for one test; the test stops it.
+
+export interface Mosquitto {
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+  /** Stop and start again on the same port (broker-restart tests). */
+  restart(): Promise<void>;
+}
+
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
+}
+
+export async function startMosquitto(): Promise<Mosquitto> {
+  const dir = await Deno.makeTempDir({ prefix: "ess2mqtt-mosquitto-" });
+  const port = freePort();
+  const conf = `${dir}/mosquitto.conf`;
+  await Deno.writeTextFile(
+    conf,
+    [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "log_type error", ""].join("\n"),
+  );
+  let child: Deno.ChildProcess | undefined;
+  const launch = async () => {
+    child = new Deno.Command("mosquitto", { args: ["-c", conf], stdout: "null", stderr: "null", stdin: "null" })
+      .spawn();
+    await waitForPort(port, 5000);
+  };
+  const kill = async () => {
+    if (!child) return;
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
+    child = undefined;
+  };
+  await launch();
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    restart: async () => {
+      await kill();
+      await launch();
+    },
+    stop: async () => {
+      await kill();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Subscribe with a real mosquitto_sub and collect `topic payload` lines. */
+export function mosquittoSub(port: number, topics: string[], extra: string[] = []) {
+  const args = ["-h", "127.0.0.1", "-p", String(port), "-v", "-q", "1", ...extra];
+  for (const t of topics) args.push("-t", t);
+  const child = new Deno.Command("mosquitto_sub", { args, stdout: "piped", stderr: "null", stdin: "null" }).spawn();
+  const lines: string[] = [];
+  const waiters: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  const done = (async () => {
+    const dec = new TextDecoderStream();
+    let buf = "";
+    for await (const chunk of child.stdout.pipeThrough(dec)) {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (w.pred(line)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      }
+    }
+  })();
+  return {
+    lines,
+    /** Resolves with the first line (already seen or future) matching `pred`; rejects after timeoutMs. */
+    waitFor(pred: (line: string) => boolean, timeoutMs = 10000): Promise<string> {
+      const seen = lines.find(pred);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`timed out waiting for a matching line; got:\n${lines.slice(-20).join("\n")}`));
+        }, timeoutMs);
+        const w = { pred, resolve: (l: string) => (clearTimeout(t), resolve(l)) };
+        waiters.push(w);
+      });
+    },
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.status;
+      await done.catch(() => {});
+    },
+  };
+}
+
+export async function mosquittoPub(port: number, topic: string, message: string, extra: string[] = []) {
+  const out = await new Deno.Command("mosquitto_pub", {
+    args: ["-h", "127.0.0.1", "-p", String(port), "-q", "1", "-t", topic, "-m", message, ...extra],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`mosquitto_pub failed: ${new TextDecoder().decode(out.stderr)}`);
+}

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { MqttLink, type MqttMessage, checkBrokerUri } from "../src/mqtt/client.ts";
+import { EmbeddedBroker, parseListen } from "../src/mqtt/broker.ts";
+import { redactUri, topicMatches } from "../src/mqtt/topic.ts";
+import { memoryLogger, silentLogger } from "../src/log.ts";
+import { mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
+
+Deno.test("topicMatches follows MQTT wildcard rules", () => {
+  assert.equal(topicMatches("a/+/c", "a/b/c"), true);
+  assert.equal(topicMatches("a/+/c", "a/b/d"), false);
+  assert.equal(topicMatches("a/#", "a"), true);
+  assert.equal(topicMatches("a/#", "a/b/c"), true);
+  assert.equal(topicMatches("a/b", "a/b/c"), false);
+  assert.equal(topicMatches("+/+", "a/b"), true);
+  assert.equal(topicMatches("#", "$SYS/x"), false);
+  assert.equal(topicMatches("octolux/cmd/#", "octolux/cmd/set_hold/65"), true);
+});
+
+Deno.test("redactUri hides the password", () => {
+  assert.equal(redactUri("mqtt://bob:s3cr#t@host:1883"), "mqtt://bob:***@host:1883");
+  assert.equal(redactUri("mqtt://host:1883"), "mqtt://host:1883");
+});
+
+Deno.test("checkBrokerUri and parseListen name the bad value", () => {
+  assert.equal(checkBrokerUri("mqtt://h:1883"), undefined);
+  assert.equal(checkBrokerUri("wss://h/mqtt"), undefined);
+  assert.match(checkBrokerUri("http://h")!, /unsupported scheme "http"/);
+  assert.match(checkBrokerUri("nonsense")!, /not a valid URI: "nonsense"/);
+  assert.deepEqual(parseListen("127.0.0.1:1883"), { host: "127.0.0.1", port: 1883 });
+  assert.deepEqual(parseListen("1884"), { host: "127.0.0.1", port: 1884 });
+  assert.match(parseListen("host:99999") as string, /out of range.*99999/);
+});
+
+function collect(link: MqttLink, filter: string) {
+  const got: MqttMessage[] = [];
+  link.subscribe(filter, (m) => got.push(m));
+  return got;
+}
+
+async function until(pred: () => boolean, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("MqttLink against mosquitto: pub/sub, retained, will, and resubscribe after broker restart", async () => {
+  const broker = await startMosquitto();
+  const sub = mosquittoSub(broker.port, ["t/#"]);
+  const link = new MqttLink({
+    uri: broker.url,
+    reconnectPeriodMs: 200,
+    will: { topic: "t/status", payload: "offline", retain: true, qos: 1 },
+  }, silentLogger);
+  try {
+    const got = collect(link, "in/+");
+    await link.start();
+    link.publish("t/status", "online", { retain: true, qos: 1 });
+    await sub.waitFor((l) => l === "t/status online");
+    await mosquittoPub(broker.port, "in/x", "hello");
+    await until(() => got.length === 1);
+    assert.equal(new TextDecoder().decode(got[0].payload), "hello");
+    assert.equal(got[0].retain, false);
+
+    let reconnects = 0;
+    link.onConnect(() => reconnects++);
+    await broker.restart();
+    await until(() => reconnects >= 1, 10000);
+    await mosquittoPub(broker.port, "in/y", "after");
+    await until(() => got.length === 2, 5000);
+    assert.equal(got[1].topic, "in/y");
+  } finally {
+    await link.stop();
+    await sub.stop();
+    await broker.stop();
+  }
+});
+
+Deno.test("MqttLink start rejects with exit code 5 when nothing listens", async () => {
+  const { logger } = memoryLogger();
+  const link = new MqttLink({ uri: "mqtt://127.0.0.1:1", connectTimeoutMs: 500 }, logger);
+  await assert.rejects(link.start(), (e: { code: number; message: string }) => {
+    assert.equal(e.code, 5);
+    assert.match(e.message, /127\.0\.0\.1:1 unreachable/);
+    return true;
+  });
+  await link.stop();
+});
+
+Deno.test("embedded broker works with mosquitto_pub/sub and the MqttLink", async () => {
+  const broker = new EmbeddedBroker({ host: "127.0.0.1", port: 0 }, silentLogger);
+  const { port, url } = await broker.start();
+  const link = new MqttLink({ uri: url }, silentLogger);
+  const sub = mosquittoSub(port, ["r/#"]);
+  try {
+    await link.start();
+    link.publish("r/kept", "v1", { retain: true, qos: 1 });
+    await sub.waitFor((l) => l === "r/kept v1");
+    const got = collect(link, "q/#");
+    await mosquittoPub(port, "q/a", "x");
+    await until(() => got.length === 1);
+  } finally {
+    await sub.stop();
+    await link.stop();
+    await broker.stop();
+  }
+});
