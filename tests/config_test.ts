@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { ConfigError, maskedConfig, parseConfig, renderConfig } from "../src/config.ts";
+import { exampleConfig } from "../src/config_example.ts";
+
+const parse = (text: string, env: Record<string, string> = {}) => parseConfig({ text, fileName: "config.ini", env });
+
+function problems(text: string, env: Record<string, string> = {}): string[] {
+  try {
+    parse(text, env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+Deno.test("empty config: mqtt and log defaults, bridges off", () => {
+  const c = parse("");
+  assert.deepEqual(c.mqtt, {
+    uri: "",
+    prefix: "octolux",
+    listen: "127.0.0.1:1883",
+    username: "",
+    password: "",
+    client_id: "",
+    ca: "",
+    cert: "",
+    key: "",
+    reject_unauthorized: true,
+  });
+  assert.equal(c.lxp, undefined);
+  assert.equal(c.dbus, undefined);
+  assert.deepEqual(c.log, { level: "info" });
+});
+
+Deno.test("types are coerced and defaults filled", () => {
+  const c = parse("[lxp]\nhost = 10.0.0.9\nport = 8001\nserial = 0123456789\ndatalog = BA12345678\nheartbeats = yes\ncommand_timeout = 2.5\n[dbus]\nkeepalive = 0\nread_only = true\n");
+  assert.deepEqual(c.lxp, {
+    host: "10.0.0.9",
+    port: 8001,
+    serial: "0123456789",
+    datalog: "BA12345678",
+    heartbeats: true,
+    connect_timeout: 5,
+    command_timeout: 2.5,
+    silence_timeout: 900,
+  });
+  assert.deepEqual(c.dbus, { address: "system", portal_id: "", keepalive: 0, read_only: true });
+});
+
+Deno.test("every problem is listed at once, naming section, key and value", () => {
+  assert.deepEqual(
+    problems("[lxp]\nhost = h\nserial = 123\nport = 0\nfoo = 1\n[bogus]\nx=1\n[dbus]\nkeepalive = soon\n[mqtt]\nreject_unauthorized = maybe\n"),
+    [
+      'config.ini [bogus]: unknown section (known: mqtt, lxp, dbus, log)',
+      'config.ini [mqtt] reject_unauthorized: must be true or false (got "maybe")',
+      'config.ini [lxp] serial: must be exactly 10 characters (has 3) (got "123")',
+      'config.ini [lxp] port: must be between 1 and 65535 (got "0")',
+      "config.ini [lxp] foo: unknown key (known: host, port, serial, datalog, heartbeats, connect_timeout, command_timeout, silence_timeout)",
+      "config.ini [lxp] datalog: required",
+      'config.ini [dbus] keepalive: must be a number (got "soon")',
+    ],
+  );
+});
+
+Deno.test("ports must be whole numbers in 1..65535", () => {
+  const base = "[lxp]\nhost=h\nserial=0123456789\ndatalog=BA12345678\n";
+  assert.match(problems(base + "port=65536")[0], /port: must be between 1 and 65535 \(got "65536"\)/);
+  assert.match(problems(base + "port=80.5")[0], /port: must be a whole number \(got "80.5"\)/);
+  assert.equal(parse(base + "port=65535").lxp?.port, 65535);
+});
+
+Deno.test("env overrides the file, and creates sections", () => {
+  const c = parse("[mqtt]\nprefix = a\n", {
+    ESS2MQTT_MQTT_PREFIX: "b",
+    ESS2MQTT_DBUS_ADDRESS: "unix:path=/tmp/x",
+    PATH: "/bin",
+  });
+  assert.equal(c.mqtt.prefix, "b");
+  assert.equal(c.dbus?.address, "unix:path=/tmp/x");
+  assert.deepEqual(problems("", { ESS2MQTT_NOPE_X: "1", ESS2MQTT_MQTT_NOPE: "2" }), [
+    "env ESS2MQTT_NOPE_X: unknown section (known: mqtt, lxp, dbus, log)",
+    "env ESS2MQTT_MQTT_NOPE: unknown key (known: uri, prefix, listen, username, password, client_id, ca, cert, key, reject_unauthorized)",
+  ]);
+});
+
+Deno.test("quoted passwords keep # and ;, unquoted ones are cut by ini, and are masked on output", () => {
+  assert.equal(parse('[mqtt]\npassword = "se#cr;t"\n').mqtt.password, "se#cr;t");
+  assert.equal(parse("[mqtt]\npassword = se\\#cr\\;t\n").mqtt.password, "se#cr;t");
+  assert.equal(parse("[mqtt]\npassword = se#cr;t\n").mqtt.password, "se");
+  const c = parse('[mqtt]\nuri = mqtt://bob:pw@h:1883\npassword = "x#y"\n');
+  const text = renderConfig(c);
+  assert.ok(!text.includes("x#y") && !text.includes(":pw@"));
+  assert.match(text, /password = \*\*\*/);
+  assert.match(text, /uri = mqtt:\/\/bob:\*\*\*@h:1883/);
+  assert.equal((maskedConfig(c).mqtt as Record<string, unknown>).password, "***");
+  // secrets are not echoed in error messages either
+  assert.deepEqual(problems("[mqtt]\npassword[] = a\n"), ['config.ini [mqtt] password: must be a single value (got "***")']);
+});
+
+Deno.test("config.example.ini is the generated example and parses", async () => {
+  const text = exampleConfig();
+  assert.equal(await Deno.readTextFile(new URL("../config.example.ini", import.meta.url)), text);
+  const c = parse(text);
+  assert.equal(c.lxp?.serial, "0123456789");
+  assert.equal(c.dbus?.keepalive, 60);
+});
