@@ -200,8 +200,8 @@ export class InverterSimulator {
     return { ...this.faults };
   }
 
-  async start(): Promise<{ port: number }> {
-    if (this.listener) return { port: (this.listener.addr as Deno.NetAddr).port };
+  start(): Promise<{ port: number }> {
+    if (this.listener) return Promise.resolve({ port: (this.listener.addr as Deno.NetAddr).port });
     this.listener = Deno.listen({ hostname: this.host, port: this.port, transport: "tcp" });
     const port = (this.listener.addr as Deno.NetAddr).port;
     this.lastTick = this.clock().getTime();
