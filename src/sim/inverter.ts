@@ -216,7 +216,7 @@ export class InverterSimulator {
       datalog: this.datalog,
       serial: this.serial,
     });
-    return { port };
+    return Promise.resolve({ port });
   }
 
   async stop(): Promise<void> {
