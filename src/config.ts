@@ -257,7 +257,8 @@ export function renderConfig(config: Config): string {
     lines.push(`[${section}]`);
     for (const [key, spec] of Object.entries(schema.keys)) {
       let v = values[key];
-      if (spec.type.kind === "string" && spec.type.secret && v) v = "***";
+      // Masked, but with its length, so a user can see that a quoted "se#cr;t" was read whole.
+      if (spec.type.kind === "string" && spec.type.secret && v) v = `*** (${String(v).length} characters)`;
       if (key === "uri" && typeof v === "string") v = redactUri(v);
       lines.push(`${key} = ${v}`);
     }

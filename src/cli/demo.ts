@@ -1,0 +1,106 @@
+// `ess2mqtt demo`: everything without hardware — an inverter simulator, a Venus D-Bus simulator on a
+// private bus (when dbus-daemon is installed), the embedded broker, and the bridges of `serve`.
+
+import type { CliContext } from "./main.ts";
+import type { Config } from "../config.ts";
+import { CliError, ExitCode } from "./exit_codes.ts";
+import { startServices } from "./cmd_serve.ts";
+import { InverterSimulator } from "../sim/inverter.ts";
+
+export interface DemoOptions {
+  port: string;
+  interval: string;
+  venus: boolean;
+}
+
+function intOption(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < min || n > max) {
+    throw new CliError(ExitCode.usage, `--${name} must be a whole number ${min}–${max} (got "${text}")`);
+  }
+  return n;
+}
+
+export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void> {
+  const port = intOption("port", opts.port, 0, 65535);
+  const interval = intOption("interval", opts.interval, 1, 3600);
+  const logger = ctx.logger();
+  const datalog = "BA12345678";
+  const serial = "0123456789";
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const sim = new InverterSimulator({ port: 0, datalog, serial, interval }, logger);
+    const simPort = (await sim.start()).port;
+    stops.push(() => sim.stop());
+
+    let dbusAddress: string | undefined;
+    if (opts.venus) {
+      try {
+        const { startVenusDemo } = await import("../sim/venus_demo.ts");
+        const venus = await startVenusDemo(logger);
+        dbusAddress = venus.address;
+        stops.push(() => venus.stop());
+      } catch (err) {
+        logger.warn("Venus simulator not started (is dbus-daemon installed?)", { error: err });
+      }
+    }
+
+    const config: Config = {
+      mqtt: {
+        uri: "",
+        prefix: "octolux",
+        listen: `127.0.0.1:${port}`,
+        username: "",
+        password: "",
+        client_id: "",
+        ca: "",
+        cert: "",
+        key: "",
+        reject_unauthorized: true,
+      },
+      lxp: {
+        host: "127.0.0.1",
+        port: simPort,
+        serial,
+        datalog,
+        heartbeats: false,
+        connect_timeout: 5,
+        command_timeout: 10,
+        silence_timeout: 900,
+      },
+      dbus: dbusAddress ? { address: dbusAddress, portal_id: "", keepalive: 0, read_only: false } : undefined,
+      log: { level: "info" },
+    };
+    let running;
+    try {
+      running = await startServices(config, logger, ctx.signal);
+    } catch (err) {
+      if (!(err instanceof CliError && err.code === ExitCode.brokerUnreachable && port !== 0)) throw err;
+      logger.warn(`port ${port} is taken; using any free port instead`);
+      config.mqtt.listen = "127.0.0.1:0";
+      running = await startServices(config, logger, ctx.signal);
+    }
+    stops.push(() => running.stop());
+    const url = new URL(running.brokerUrl);
+    const hp = `-h ${url.hostname} -p ${url.port}`;
+    ctx.print(
+      [
+        `ess2mqtt demo running — embedded MQTT broker at ${running.brokerUrl}`,
+        `  inverter simulator on 127.0.0.1:${simPort} (datalog ${datalog}, serial ${serial}), inputs every ${interval} s`,
+        dbusAddress ? `  Venus simulator on ${dbusAddress}` : "  Venus simulator: off",
+        "Try, in another terminal:",
+        `  mosquitto_sub ${hp} -v -t 'octolux/#' -t 'N/#'`,
+        `  mosquitto_pub ${hp} -t octolux/cmd/read_input -m 1`,
+        `  mosquitto_pub ${hp} -t octolux/cmd/discharge_pct -m 50`,
+        `  ess2mqtt read-hold 21 --host 127.0.0.1 --port ${simPort} --datalog ${datalog} --serial ${serial}`,
+        "Ctrl+C stops the demo.",
+      ].join("\n"),
+      { broker: running.brokerUrl, inverter: { host: "127.0.0.1", port: simPort, datalog, serial }, dbus: dbusAddress ?? null },
+    );
+    await new Promise<void>((r) =>
+      ctx.signal.aborted ? r() : ctx.signal.addEventListener("abort", () => r(), { once: true })
+    );
+  } finally {
+    for (const s of stops.reverse()) await s().catch(() => {});
+  }
+}

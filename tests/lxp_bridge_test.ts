@@ -1,0 +1,284 @@
+// Integration: the real `ess2mqtt serve` binary between the inverter simulator (real TCP) and a real
+// mosquitto, driven with the seed's own mosquitto_pub/mosquitto_sub commands.
+
+import assert from "node:assert/strict";
+import { InverterSimulator } from "../src/sim/inverter.ts";
+import { LxpClient } from "../src/lxp/client.ts";
+import { MqttLink } from "../src/mqtt/client.ts";
+import { silentLogger } from "../src/log.ts";
+import { freePort, mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
+import { spawnCli, writeConfig } from "./helpers/cli.ts";
+
+const DATALOG = "BA12345678";
+const SERIAL = "0123456789";
+
+const SEED_KEYS: Record<string, string[]> = {
+  "1": ["status", "v_bat", "soc", "p_pv", "p_charge", "p_discharge", "v_acr", "f_ac", "p_inv", "p_rec", "v_eps", "f_eps", "p_to_grid", "p_to_user", "e_pv_day", "e_inv_day", "e_rec_day", "e_chg_day", "e_dischg_day", "e_eps_day", "e_to_grid_day", "e_to_user_day", "v_bus_1", "v_bus_2"],
+  "2": ["e_pv_all", "e_inv_all", "e_rec_all", "e_chg_all", "e_dischg_all", "e_eps_all", "e_to_grid_all", "e_to_user_all", "t_inner", "t_rad_1", "t_rad_2"],
+  "3": ["max_chg_curr", "max_dischg_curr", "charge_volt_ref", "dischg_cut_volt", ...Array.from({ length: 10 }, (_, i) => `bat_status_${i}`), "bat_status_inv"],
+};
+
+interface Rig {
+  sim: InverterSimulator;
+  simPort: number;
+  brokerPort: number;
+  serve: ReturnType<typeof spawnCli>;
+  sub: ReturnType<typeof mosquittoSub>;
+  restartBroker?: () => Promise<void>;
+  close(): Promise<void>;
+}
+
+async function rig(opts: { embedded?: boolean; interval?: number; firmware?: "old" | "new"; commandTimeout?: number } = {}): Promise<Rig> {
+  const sim = new InverterSimulator({ port: 0, datalog: DATALOG, serial: SERIAL, interval: opts.interval ?? 0, firmware: opts.firmware, seed: 7 }, silentLogger);
+  const simPort = (await sim.start()).port;
+  const mosq = opts.embedded ? undefined : await startMosquitto();
+  const brokerPort = mosq?.port ?? freePort();
+  const mqttSection = mosq ? `uri = ${mosq.url}` : `listen = 127.0.0.1:${brokerPort}`;
+  const cfg = await writeConfig(
+    `[mqtt]\n${mqttSection}\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = ${SERIAL}\ndatalog = ${DATALOG}\ncommand_timeout = ${opts.commandTimeout ?? 5}\n`,
+  );
+  const serve = spawnCli(["-c", cfg.path, "serve"]);
+  await serve.waitFor((l) => l.includes("serving"));
+  const sub = mosquittoSub(brokerPort, ["octolux/#"]);
+  await sub.waitFor((l) => l === "octolux/inverter online");
+  return {
+    sim,
+    simPort,
+    brokerPort,
+    serve,
+    sub,
+    restartBroker: mosq ? () => mosq.restart() : undefined,
+    async close() {
+      await sub.stop();
+      await serve.stop();
+      await sim.stop();
+      await mosq?.stop();
+      await cfg.remove();
+    },
+  };
+}
+
+/** Lines after index `from` that match. */
+const after = (sub: Rig["sub"], from: number, pred: (l: string) => boolean) => sub.lines.slice(from).filter(pred);
+
+async function command(r: Rig, cmd: string, payload: string): Promise<string> {
+  const from = r.sub.lines.length;
+  await mosquittoPub(r.brokerPort, `octolux/cmd/${cmd}`, payload);
+  const resultTopic = `octolux/result/${cmd} `;
+  const deadline = Date.now() + 15000;
+  while (Date.now() < deadline) {
+    const hit = r.sub.lines.slice(from).find((l) => l.startsWith(resultTopic));
+    if (hit) return hit.slice(resultTopic.length);
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  throw new Error(`no result for ${cmd}=${payload}; got:\n${r.sub.lines.slice(from).join("\n")}`);
+}
+
+Deno.test("serve + sim + mosquitto: the seed's commands", async (t) => {
+  const r = await rig();
+  try {
+    await t.step("status is online (retained) and the inverter link is online", async () => {
+      await r.sub.waitFor((l) => l === "octolux/status online");
+    });
+
+    for (const block of ["1", "2", "3"]) {
+      await t.step(`read_input ${block} → inputs/${block} with exactly the documented keys, then result OK`, async () => {
+        const from = r.sub.lines.length;
+        assert.equal(await command(r, "read_input", block), "OK");
+        const lines = after(r.sub, from, (l) => l.startsWith(`octolux/inputs/${block} `) || l.startsWith("octolux/result/read_input "));
+        assert.ok(lines[0].startsWith(`octolux/inputs/${block} `), "data is published before the result");
+        const json = JSON.parse(lines[0].slice(`octolux/inputs/${block} `.length));
+        assert.deepEqual(Object.keys(json).slice(0, SEED_KEYS[block].length), SEED_KEYS[block]);
+      });
+    }
+
+    await t.step("read_input 4 → inputs/4", async () => {
+      const from = r.sub.lines.length;
+      assert.equal(await command(r, "read_input", "4"), "OK");
+      assert.equal(after(r.sub, from, (l) => l.startsWith("octolux/inputs/4 {")).length, 1);
+    });
+
+    await t.step("discharge_pct 50 → result OK and hold/65 50", async () => {
+      const from = r.sub.lines.length;
+      assert.equal(await command(r, "discharge_pct", "50"), "OK");
+      assert.deepEqual(after(r.sub, from, (l) => l.startsWith("octolux/hold/65 ")), ["octolux/hold/65 50"]);
+      assert.equal(r.sim.holdings[65], 50);
+    });
+
+    await t.step("ac_charge on/off → read-modify-write of hold 21 bit 7 only", async () => {
+      const before = r.sim.holdings[21];
+      assert.equal(await command(r, "ac_charge", "on"), "OK");
+      assert.equal(r.sim.holdings[21], before | 0x80);
+      assert.equal(await command(r, "ac_charge", "OFF"), "OK");
+      assert.equal(r.sim.holdings[21], before & ~0x80);
+      assert.equal(await command(r, "forced_discharge", "yes"), "OK");
+      assert.equal(r.sim.holdings[21] & 0x400, 0x400);
+      assert.equal(await command(r, "forced_discharge", "nope"), "OK");
+      assert.equal(r.sim.holdings[21] & 0x400, 0);
+      assert.equal(await command(r, "charge_priority", "T"), "OK");
+      assert.equal(r.sim.holdings[21] & 0x800, 0x800);
+    });
+
+    await t.step("charge_pct → 64, charge_amount_pct → 67, set_hold/66 → 66", async () => {
+      assert.equal(await command(r, "charge_pct", "80"), "OK");
+      assert.equal(r.sim.holdings[64], 80);
+      assert.equal(await command(r, "charge_amount_pct", "90"), "OK");
+      assert.equal(r.sim.holdings[67], 90);
+      const from = r.sub.lines.length;
+      assert.equal(await command(r, "set_hold/66", "70"), "OK");
+      assert.equal(r.sim.holdings[66], 70);
+      assert.ok(after(r.sub, from, (l) => l === "octolux/hold/66 70").length === 1);
+    });
+
+    await t.step("read_hold 65 and 64,3 publish hold/<reg> then OK", async () => {
+      let from = r.sub.lines.length;
+      assert.equal(await command(r, "read_hold", "65"), "OK");
+      assert.deepEqual(after(r.sub, from, (l) => l.startsWith("octolux/hold/")), ["octolux/hold/65 50"]);
+      from = r.sub.lines.length;
+      assert.equal(await command(r, "read_hold", "64,3"), "OK");
+      assert.deepEqual(after(r.sub, from, (l) => l.startsWith("octolux/hold/")), [
+        "octolux/hold/64 80",
+        "octolux/hold/65 50",
+        "octolux/hold/66 70",
+      ]);
+    });
+
+    await t.step("a write made by a second client straight to the dongle shows up on hold/<reg>", async () => {
+      const port = r.simPort;
+      const client = new LxpClient({ host: "127.0.0.1", port, datalog: DATALOG, serial: SERIAL }, silentLogger);
+      client.start();
+      try {
+        await client.waitConnected(5000);
+        const from = r.sub.lines.length;
+        await client.writeHold(105, 20);
+        await r.sub.waitFor((l) => l === "octolux/hold/105 20" && r.sub.lines.indexOf(l) >= from);
+        await client.readHold(160, 2);
+        await r.sub.waitFor((l) => l.startsWith("octolux/hold/161 "));
+      } finally {
+        await client.stop();
+      }
+    });
+
+    await t.step("bad payloads → FAIL, a warning naming topic and payload, and nothing is written", async () => {
+      const writesBefore = r.sim.stats.writes;
+      const value65 = r.sim.holdings[65];
+      for (const bad of ["abc", "150", "-1", "50.5", ""]) {
+        assert.equal(await command(r, "discharge_pct", bad), "FAIL", `discharge_pct=${JSON.stringify(bad)}`);
+        await r.serve.waitFor((l) => l.includes("rejected command") && l.includes("octolux/cmd/discharge_pct") && l.includes(`"payload":${JSON.stringify(bad)}`));
+      }
+      assert.equal(await command(r, "read_input", "7"), "FAIL");
+      assert.equal(await command(r, "read_hold", "x"), "FAIL");
+      assert.equal(await command(r, "set_hold/66", "70000"), "FAIL");
+      assert.equal(await command(r, "set_hold/abc", "1"), "FAIL");
+      assert.equal(r.sim.stats.writes, writesBefore);
+      assert.equal(r.sim.holdings[65], value65);
+    });
+
+    await t.step("a retained command is ignored with a warning; unknown cmd topics are logged and ignored", async () => {
+      const from = r.sub.lines.length;
+      await mosquittoPub(r.brokerPort, "octolux/cmd/discharge_pct", "10", ["-r"]);
+      await r.serve.waitFor((l) => l.includes("ignoring retained command") && l.includes("octolux/cmd/discharge_pct"));
+      await mosquittoPub(r.brokerPort, "octolux/cmd/discharge_pct", "", ["-r"]); // clear it
+      await mosquittoPub(r.brokerPort, "octolux/cmd/frobnicate", "1");
+      await r.serve.waitFor((l) => l.includes("ignoring unknown command topic") && l.includes("octolux/cmd/frobnicate"));
+      // the next real command still gets exactly its own result
+      assert.equal(await command(r, "discharge_pct", "55"), "OK");
+      assert.equal(r.sim.holdings[65], 55);
+      assert.deepEqual(after(r.sub, from, (l) => l.startsWith("octolux/result/")), ["octolux/result/discharge_pct OK"]);
+    });
+
+    await t.step("garbage and bad CRCs on the wire: commands still work", async () => {
+      r.sim.setFaults({ garbageProbability: 0.5, badCrcProbability: 0.5, chunk: true });
+      for (let i = 0; i < 5; i++) assert.equal(await command(r, "discharge_pct", String(60 + i)), "OK");
+      assert.equal(r.sim.holdings[65], 64);
+      r.sim.setFaults({ garbageProbability: 0, badCrcProbability: 0, chunk: false });
+    });
+
+    await t.step("dongle drops mid-command: that command FAILs once, the bridge reconnects and serves the next", async () => {
+      r.sim.setFaults({ dropProbability: 1 });
+      assert.equal(await command(r, "read_hold", "21"), "FAIL");
+      r.sim.setFaults({ dropProbability: 0 });
+      await r.sub.waitFor((l) => l === "octolux/inverter offline");
+      const deadline = Date.now() + 15000;
+      while (Date.now() < deadline && !r.sub.lines.slice(r.sub.lines.lastIndexOf("octolux/inverter offline")).includes("octolux/inverter online")) {
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      assert.equal(await command(r, "discharge_pct", "70"), "OK");
+      assert.equal(r.sim.holdings[65], 70);
+    });
+
+    await t.step("broker restart: reconnect, resubscribe, republish retained status", async () => {
+      await r.sub.stop();
+      await r.restartBroker!();
+      const sub = mosquittoSub(r.brokerPort, ["octolux/#"]);
+      r.sub = sub;
+      await sub.waitFor((l) => l === "octolux/status online", 20000);
+      assert.equal(await command(r, "discharge_pct", "71"), "OK");
+      assert.equal(r.sim.holdings[65], 71);
+    });
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("storm: 1,000 mixed commands are each answered exactly once, in order", async () => {
+  const r = await rig();
+  const link = new MqttLink({ uri: `mqtt://127.0.0.1:${r.brokerPort}` }, silentLogger);
+  try {
+    await link.start();
+    const results: string[] = [];
+    link.subscribe("octolux/result/#", (m) => results.push(`${m.topic.slice("octolux/result/".length)} ${new TextDecoder().decode(m.payload)}`));
+    await new Promise((res) => setTimeout(res, 200));
+    const expected: string[] = [];
+    const kinds = [
+      (i: number) => ["discharge_pct", String(i % 101), "OK"],
+      (i: number) => ["charge_pct", String(100 - (i % 101)), "OK"],
+      (i: number) => ["ac_charge", i % 2 ? "on" : "off", "OK"],
+      (i: number) => ["read_hold", String(60 + (i % 10)), "OK"],
+      (i: number) => ["set_hold/66", String(i % 100), "OK"],
+      (i: number) => ["discharge_pct", i % 2 ? "abc" : "101", "FAIL"],
+      (i: number) => ["read_input", String((i % 4) + 1), "OK"],
+    ];
+    for (let i = 0; i < 1000; i++) {
+      const [cmd, payload, result] = kinds[i % kinds.length](i);
+      expected.push(`${cmd} ${result}`);
+      await link.publishAsync(`octolux/cmd/${cmd}`, payload, { qos: 1 });
+    }
+    const deadline = Date.now() + 120000;
+    while (results.length < 1000 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    await new Promise((res) => setTimeout(res, 300)); // any duplicate would arrive now
+    assert.equal(results.length, 1000);
+    assert.deepEqual(results, expected);
+    // the last discharge_pct that was valid: i = 994 (994 % 7 == 0) → 994 % 101 = 85
+    assert.equal(r.sim.holdings[65], 994 % 101);
+  } finally {
+    await link.stop();
+    await r.close();
+  }
+});
+
+Deno.test("embedded broker: serve with no [mqtt] uri works with mosquitto_pub/sub", async () => {
+  const r = await rig({ embedded: true });
+  try {
+    assert.equal(await command(r, "discharge_pct", "42"), "OK");
+    assert.equal(r.sim.holdings[65], 42);
+    assert.equal(await command(r, "read_input", "1"), "OK");
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("broadcasts: old firmware (3 blocks) and new firmware (one 0–126 frame) both publish inputs/1..3", async () => {
+  for (const firmware of ["old", "new"] as const) {
+    const r = await rig({ interval: 1, firmware });
+    try {
+      for (const block of ["1", "2", "3"]) {
+        const line = await r.sub.waitFor((l) => l.startsWith(`octolux/inputs/${block} `), 15000);
+        const json = JSON.parse(line.slice(`octolux/inputs/${block} `.length));
+        assert.deepEqual(Object.keys(json).slice(0, SEED_KEYS[block].length), SEED_KEYS[block], `${firmware} block ${block}`);
+      }
+    } finally {
+      await r.close();
+    }
+  }
+});
