@@ -287,7 +287,7 @@ export function formatEntries(bank: "input" | "hold", entries: RegisterEntry[]):
   for (const e of entries) {
     const regText = e.words === 2 ? `${e.register}-${e.register + 1}` : String(e.register);
     const name = (e.name || "-").padEnd(nameWidth);
-    const raw = e.value !== e.raw ? `  (raw ${e.raw})` : "";
+    const raw = e.value !== e.raw || !e.text.includes(String(e.raw)) ? `  (raw ${e.raw})` : "";
     lines.push(`${bank.padEnd(5)} ${regText.padStart(7)}  ${name}  ${e.text}${raw}`);
     if (e.bits) {
       const on = Object.entries(e.bits).filter(([, v]) => v).map(([k]) => k);
@@ -598,6 +598,7 @@ export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext
     )
     .option("--exception-code <n>", "exception code for --exception-registers (default 4)")
     .option("--silent", "fault: accept connections but never send anything")
+    .option("--corrupt-echo", "fault: write-single echoes carry a wrong value")
     .option("--seed <n>", "random seed for fault injection")
     .option("--json", "print the listening line as JSON")
     .action(async (o) => {
@@ -645,6 +646,7 @@ export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext
               ? undefined
               : int("--exception-code", o.exceptionCode, 255),
             silent: o.silent === true,
+            corruptEcho: o.corruptEcho === true,
           },
         }, ctx.logger());
       } catch (e) {

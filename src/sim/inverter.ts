@@ -55,6 +55,8 @@ export interface SimFaults {
   exceptionCode?: number;
   /** Accept connections but never send anything (no replies, heartbeats or broadcasts). */
   silent?: boolean;
+  /** Write-single echoes carry a wrong value (value XOR 1); the written value is still stored. */
+  corruptEcho?: boolean;
   /** Leave the next N valid requests unanswered (counts down; a lost reply). */
   skipRequests?: number;
 }
@@ -563,7 +565,7 @@ export class InverterSimulator {
           fn: FN_WRITE_SINGLE,
           serial: this.serial,
           register: p.register,
-          value: this.holdings[p.register],
+          value: this.faults.corruptEcho ? this.holdings[p.register] ^ 1 : this.holdings[p.register],
         }));
         return;
       }

@@ -1,0 +1,295 @@
+// Integration: the real CLI (`deno run -A main.ts …` as a subprocess) against the inverter simulator.
+import assert from "node:assert/strict";
+import { type InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
+import { silentLogger } from "../src/log.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
+const DL = "BA12345678";
+const SN = "0123456789";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(args: string[], opts: { cwd?: string } = {}): Promise<Run> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", DENO_JSON, MAIN, ...args],
+    cwd: opts.cwd ?? ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+  const child = cmd.spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 30_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+const target = (
+  port: number,
+) => ["--host", "127.0.0.1", "--port", String(port), "--datalog", DL, "--serial", SN];
+
+function simCliTest(
+  name: string,
+  fn: (sim: InverterSimulator, t: string[]) => Promise<void>,
+  opts: InverterSimOptions = {},
+) {
+  Deno.test({
+    name,
+    sanitizeOps: true,
+    sanitizeResources: true,
+    async fn() {
+      const sim = new InverterSimulator(
+        { port: 0, datalog: DL, serial: SN, interval: 0, heartbeatInterval: 0, ...opts },
+        silentLogger,
+      );
+      const { port } = await sim.start();
+      try {
+        await fn(sim, target(port));
+      } finally {
+        await sim.stop();
+      }
+    },
+  });
+}
+
+simCliTest("read-hold: human output with number, name, scaled value; --json", async (sim, t) => {
+  let r = await cli(["read-hold", "21", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^hold\s+21\s+Function enable bits\s+0xF354\s+\(raw 62292\)/m);
+  assert.match(r.stdout, /off: .*ac_charge_en/);
+  r = await cli(["read-hold", "64", "--count", "4", "--json", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.deepEqual(doc.values, [100, 100, 100, 100]);
+  assert.equal(doc.register, 64);
+  assert.equal(doc.registers[0].unit, "%");
+  assert.equal(doc.registers[0].value, 100);
+  // global --json before the command works as well
+  r = await cli(["--json", "read-hold", "21", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).registers[0].bits.ac_charge_en, false);
+  assert.equal(sim.stats.writes, 0);
+});
+
+simCliTest("read-input 1 and all", async (sim, t) => {
+  let r = await cli(["read-input", "1", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^input\s+4\s+Battery voltage\s+\d+\.\d V/m);
+  r = await cli(["read-input", "all", "--json", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.equal(doc.values.length, 160);
+  assert.equal(doc.block, "all");
+  assert.equal(typeof doc.inputs, "object");
+  assert.ok(Object.keys(doc.inputs).length > 40);
+  assert.equal(sim.stats.reads, 5);
+});
+
+simCliTest("write-hold and set change the inverter; echo verified", async (sim, t) => {
+  let r = await cli(["write-hold", "64", "55", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /hold 64 .*:= 55: OK, echo 55/);
+  assert.equal(sim.holdings[64], 55);
+  r = await cli(["set", "ac_charge", "on", "--json", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).result, 62292 | 0x80);
+  assert.equal(sim.holdings[21], 62292 | 0x80);
+  r = await cli(["set", "discharge_pct", "0", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sim.holdings[65], 0);
+  r = await cli(["set", "ac_charge", "off", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sim.holdings[21], 62292);
+});
+
+simCliTest("usage errors exit 2, name the value and send nothing", async (sim, t) => {
+  const cases: [string[], RegExp][] = [
+    [["set", "charge_pct", "150"], /150/],
+    [["set", "charge_pct", "50.5"], /50\.5/],
+    [["set", "ac_charge", "banana"], /banana/],
+    [["set", "bogus", "1"], /bogus/],
+    [["write-hold", "64", "70000"], /70000/],
+    [["write-hold", "abc", "1"], /abc/],
+    [["read-hold", "21", "--count", "200"], /200/],
+    [["read-input", "5"], /"5"/],
+    [["read-hold", "21", "--via", "carrier-pigeon"], /carrier-pigeon/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await cli([...args, ...t]);
+    assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code} ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(" "));
+    assert.equal(r.stdout, "");
+  }
+  const bad = await cli(["read-hold", "21", ...t.slice(0, 6), "--serial", "short"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /short/);
+  assert.equal(sim.stats.connections, 0, "nothing was even connected");
+  assert.equal(sim.received.length, 0);
+});
+
+simCliTest("exception reply exits 6, echo mismatch exits 6", async (sim, t) => {
+  sim.setFaults({ exceptionRegisters: [21], exceptionCode: 3 });
+  let r = await cli(["read-hold", "21", ...t]);
+  assert.equal(r.code, 6, r.stderr);
+  assert.match(r.stderr, /illegal data value/);
+  r = await cli(["set", "ac_charge", "on", ...t]);
+  assert.equal(r.code, 6, r.stderr);
+  assert.equal(sim.stats.writes, 0, "the read failed, so nothing was written");
+  sim.setFaults({ exceptionRegisters: [], corruptEcho: true });
+  r = await cli(["write-hold", "66", "70", "--json", ...t]);
+  assert.equal(r.code, 6, r.stderr);
+  assert.match(r.stderr, /wrote 70, inverter echoed 71/);
+  assert.equal(r.stdout, "");
+  assert.equal(sim.stats.writes, 1, "written exactly once");
+});
+
+simCliTest("silent dongle exits 4 after --timeout", async (sim, t) => {
+  sim.setFaults({ silent: true });
+  const r = await cli(["read-hold", "21", "--timeout", "0.5", ...t]);
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stderr, /no reply within 500 ms/);
+  const w = await cli(["write-hold", "64", "1", "--timeout", "0.5", ...t]);
+  assert.equal(w.code, 4, w.stderr);
+  assert.equal(sim.received.filter((p) => p.fn === 6).length, 1, "write sent once");
+});
+
+Deno.test({
+  name: "unreachable port exits 4; missing [lxp] config exits 3",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    let r = await cli(["read-hold", "21", ...target(port)]);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    const dir = await Deno.makeTempDir();
+    try {
+      r = await cli(["read-hold", "21"], { cwd: dir });
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /\[lxp\]/);
+      // an [lxp] section supplies the target
+      await Deno.writeTextFile(
+        `${dir}/config.ini`,
+        `[lxp]\nhost = 127.0.0.1\nport = ${port}\nserial = ${SN}\ndatalog = ${DL}\n`,
+      );
+      r = await cli(["read-hold", "21", "--timeout", "2"], { cwd: dir });
+      assert.equal(r.code, 4, r.stderr);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "lxp decode prints fields and named registers",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const write = "a1 1a 02 00 20 00 01 c2 32 32 32 32 32 32 32 32 32 32 12 00 01 06 " +
+      "35 35 35 35 35 35 35 35 35 35 42 00 64 00 49 ad";
+    let r = await cli(["lxp", "decode", ...write.split(" ")]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /reply \(address 1\), function 0x06 write single, inverter 5555555555, register 66/,
+    );
+    assert.match(r.stdout, /hold\s+66\s+AC charge rate\s+100 %/);
+    const input =
+      "a11a02006f0001c2323232323232323232326100010435353535353535353535000050100000000000020010025300002f000000000000000000022509010104008c13f6010000e700e8032509000040008c130000000000000000000000000000160016001500160000000000de00420e810c2490";
+    r = await cli(["--json", "lxp", "decode", input]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.bytes, 117);
+    assert.equal(doc.function, "read input");
+    assert.equal(doc.count, 40);
+    const vbat = doc.registers.find((e: { key: string }) => e.key === "v_bat");
+    assert.equal(vbat.value, 52.8);
+    assert.equal(vbat.unit, "V");
+    assert.equal(doc.inputs["1"].soc, 83);
+    r = await cli(["lxp", "decode", "a11a0200"]);
+    assert.equal(r.code, 2);
+    r = await cli(["lxp", "decode", "zz"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /zz/);
+  },
+});
+
+Deno.test({
+  name: "sim inverter subcommand: prints the port, serves, exits 0 on SIGTERM",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--config",
+        DENO_JSON,
+        MAIN,
+        "sim",
+        "inverter",
+        "--port",
+        "0",
+        "--json",
+        "--interval",
+        "0",
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.getReader();
+    const killer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 30_000);
+    try {
+      let text = "";
+      while (!text.includes("}")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      const info = JSON.parse(text);
+      assert.equal(info.host, "127.0.0.1");
+      assert.ok(info.port > 0);
+      assert.equal(info.datalog, "BA12345678");
+      const r = await cli(["read-hold", "2", "--count", "5", "--json", ...[
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(info.port),
+        "--datalog",
+        info.datalog,
+        "--serial",
+        info.serial,
+      ]]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).values.length, 5);
+      child.kill("SIGTERM");
+      const status = await child.status;
+      assert.equal(status.code, 0);
+    } finally {
+      clearTimeout(killer);
+      reader.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+    }
+    const bad = await cli(["sim", "inverter", "--firmware", "ancient", "--port", "0"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /ancient/);
+  },
+});
