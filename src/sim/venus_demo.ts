@@ -1,5 +1,22 @@
-// Placeholder until the Venus simulator lands.
+// The Venus simulator for `ess2mqtt demo`: a private dbus-daemon with the realistic base services.
 import type { Logger } from "../log.ts";
-export function startVenusDemo(_logger: Logger): Promise<{ address: string; stop(): Promise<void> }> {
-  return Promise.reject(new Error("Venus simulator not available"));
+
+export async function startVenusDemo(logger: Logger): Promise<{ address: string; stop(): Promise<void> }> {
+  const { startPrivateBus, VenusSim } = await import("./venus.ts");
+  const bus = await startPrivateBus();
+  const sim = new VenusSim({ address: bus.address, logger: logger.child({ component: "venus_sim" }), nightCycleMs: 120_000, nightMs: 30_000 });
+  try {
+    await sim.start();
+  } catch (err) {
+    await sim.stop();
+    await bus.stop();
+    throw err;
+  }
+  return {
+    address: bus.address,
+    stop: async () => {
+      await sim.stop();
+      await bus.stop();
+    },
+  };
 }
