@@ -34,23 +34,27 @@ export function blockForStart(start: number, count: number): InputBlock | "all" 
   }
 }
 
-type Regs = (reg: number) => number;
-type Field = [key: string, get: (r: Regs) => number];
+// A field is compiled to a small op record so that building a block is one tight loop over the block's
+// 40 registers (no closures, no temporary arrays).
+const OP_REG = 0, OP_SUM16 = 1, OP_SUM32 = 2, OP_DIFF16 = 3;
+interface Field {
+  key: string;
+  op: number;
+  regs: number[]; // absolute register numbers (OP_REG: first register)
+  def?: RegisterDef; // OP_REG
+  scale: number; // OP_SUM*: divisor
+}
 
 /** A field taken from the register table by (table) key. */
 function reg(jsonKey: string, tableKey: string = jsonKey): Field {
   const d = findByKey("input", tableKey);
   if (!d) throw new Error(`inputs.ts: no input register "${tableKey}"`);
-  return [jsonKey, makeGetter(d)];
+  return { key: jsonKey, op: OP_REG, regs: [d.register], def: d, scale: d.scale };
 }
-
-function makeGetter(d: RegisterDef): (r: Regs) => number {
-  const at = d.register;
-  if (d.words === 2) return (r) => scaledValue(d, [r(at), r(at + 1)]);
-  return (r) => scaledValue(d, [r(at)]);
-}
-
-const u32 = (r: Regs, at: number) => (r(at) & 0xffff) + (r(at + 1) & 0xffff) * 65536;
+const sum16 = (key: string, regs: number[], scale: number): Field => ({ key, op: OP_SUM16, regs, scale });
+const sum32 = (key: string, regs: number[], scale: number): Field => ({ key, op: OP_SUM32, regs, scale });
+/** regs[0] − regs[1] */
+const diff16 = (key: string, regs: number[]): Field => ({ key, op: OP_DIFF16, regs, scale: 1 });
 
 const BLOCK_FIELDS: Record<InputBlock, Field[]> = {
   1: [
@@ -58,7 +62,7 @@ const BLOCK_FIELDS: Record<InputBlock, Field[]> = {
     reg("status"),
     reg("v_bat"),
     reg("soc"),
-    ["p_pv", (r) => r(7) + r(8) + r(9)],
+    sum16("p_pv", [7, 8, 9], 1),
     reg("p_charge"),
     reg("p_discharge"),
     reg("v_acr", "v_ac_r"),
@@ -69,7 +73,7 @@ const BLOCK_FIELDS: Record<InputBlock, Field[]> = {
     reg("f_eps"),
     reg("p_to_grid"),
     reg("p_to_user"),
-    ["e_pv_day", (r) => (r(28) + r(29) + r(30)) / 10],
+    sum16("e_pv_day", [28, 29, 30], 10),
     reg("e_inv_day"),
     reg("e_rec_day"),
     reg("e_chg_day"),
@@ -99,11 +103,11 @@ const BLOCK_FIELDS: Record<InputBlock, Field[]> = {
     reg("e_pv_day_1"),
     reg("e_pv_day_2"),
     reg("e_pv_day_3"),
-    ["p_battery", (r) => r(10) - r(11)], // + charging
-    ["p_grid", (r) => r(27) - r(26)], // + importing
+    diff16("p_battery", [10, 11]), // p_charge − p_discharge: + charging
+    diff16("p_grid", [27, 26]), // p_to_user − p_to_grid: + importing
   ],
   2: [
-    ["e_pv_all", (r) => (u32(r, 40) + u32(r, 42) + u32(r, 44)) / 10],
+    sum32("e_pv_all", [40, 42, 44], 10),
     reg("e_inv_all"),
     reg("e_rec_all"),
     reg("e_chg_all"),
@@ -165,27 +169,66 @@ const BLOCK_FIELDS: Record<InputBlock, Field[]> = {
   ],
 };
 
+// One builder per block, generated once from the field list: a single object literal with constant keys
+// gets its final shape at once (fast to build and to JSON.stringify), unlike an object grown key by key.
+type Builder = (v: ArrayLike<number>, base: number, fields: Field[], value: typeof fieldValue) => Record<string, number>;
+const BUILDERS = {} as Record<InputBlock, Builder>;
+for (const b of [1, 2, 3, 4] as InputBlock[]) {
+  const body = BLOCK_FIELDS[b].map((f, n) => `${JSON.stringify(f.key)}: value(fields[${n}], v, base)`).join(",\n");
+  BUILDERS[b] = new Function("v", "base", "fields", "value", `"use strict"; return {\n${body}\n};`) as Builder;
+}
+
+function fieldValue(f: Field, v: ArrayLike<number>, base: number): number {
+  const rs = f.regs;
+  switch (f.op) {
+    case OP_REG: {
+      const d = f.def!;
+      const i = rs[0] - base;
+      const w0 = v[i] & 0xffff;
+      if (d.words === 2) return scaledValue(d, [w0, v[i + 1] & 0xffff]);
+      if (d.kind === undefined && d.byte === undefined && !d.signed) return d.scale === 1 ? w0 : w0 / d.scale;
+      return scaledValue(d, [w0]);
+    }
+    case OP_SUM16: {
+      let s = 0;
+      for (let k = 0; k < rs.length; k++) s += v[rs[k] - base] & 0xffff;
+      return f.scale === 1 ? s : s / f.scale;
+    }
+    case OP_SUM32: {
+      let s = 0;
+      for (let k = 0; k < rs.length; k++) {
+        const i = rs[k] - base;
+        s += (v[i] & 0xffff) + (v[i + 1] & 0xffff) * 65536;
+      }
+      return f.scale === 1 ? s : s / f.scale;
+    }
+    default: // OP_DIFF16
+      return (v[rs[0] - base] & 0xffff) - (v[rs[1] - base] & 0xffff);
+  }
+}
+
+/** Build a block from `v`, where v[i] is the raw value of input register base + i. */
+function buildBlock(block: InputBlock, v: ArrayLike<number>, base: number): Record<string, number> {
+  return BUILDERS[block](v, base, BLOCK_FIELDS[block], fieldValue);
+}
+
 /** The JSON keys of a block, in order. */
 export function blockKeys(block: InputBlock): string[] {
-  return BLOCK_FIELDS[block].map(([k]) => k);
+  return BLOCK_FIELDS[block].map((f) => f.key);
 }
 
 /** Keys whose values are fractional quantities (scale ≠ 1); stringifyInputs prints them with a ".0". */
 const FLOAT_KEYS = new Set<string>(["e_pv_day", "e_pv_all"]);
 for (const b of [1, 2, 3, 4] as InputBlock[]) {
-  for (const [k] of BLOCK_FIELDS[b]) {
-    const name = k === "v_acr" ? "v_ac_r" : k === "v_eps" ? "v_eps_r" : k;
-    const d = findByKey("input", name);
-    if (d && d.scale !== 1) FLOAT_KEYS.add(k);
-  }
+  for (const f of BLOCK_FIELDS[b]) if (f.scale !== 1) FLOAT_KEYS.add(f.key);
 }
 
 /** The octolux JSON object of one block. `regs(n)` returns the raw u16 of input register n. */
 export function inputsJson(block: InputBlock, regs: (reg: number) => number): Record<string, number> {
-  const out: Record<string, number> = {};
-  const fields = BLOCK_FIELDS[block];
-  for (let n = 0; n < fields.length; n++) out[fields[n][0]] = fields[n][1](regs);
-  return out;
+  const base = BLOCK_START[block];
+  const v = new Array<number>(BLOCK_SIZE);
+  for (let n = 0; n < BLOCK_SIZE; n++) v[n] = regs(base + n);
+  return buildBlock(block, v, base);
 }
 
 /**
@@ -196,10 +239,10 @@ export function inputsJson(block: InputBlock, regs: (reg: number) => number): Re
 export function decodeInputReply(start: number, values: number[]): { block: InputBlock; json: Record<string, number> }[] {
   const out: { block: InputBlock; json: Record<string, number> }[] = [];
   const end = start + values.length;
-  const regs = (r: number) => values[r - start];
-  for (const block of [1, 2, 3, 4] as InputBlock[]) {
+  for (let b = 1; b <= 4; b++) {
+    const block = b as InputBlock;
     const s = BLOCK_START[block];
-    if (s >= start && s + BLOCK_SIZE <= end) out.push({ block, json: inputsJson(block, regs) });
+    if (s >= start && s + BLOCK_SIZE <= end) out.push({ block, json: buildBlock(block, values, start) });
   }
   return out;
 }
