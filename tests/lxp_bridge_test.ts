@@ -28,7 +28,9 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function rig(opts: { embedded?: boolean; interval?: number; firmware?: "old" | "new"; commandTimeout?: number } = {}): Promise<Rig> {
+async function rig(
+  opts: { embedded?: boolean; interval?: number; firmware?: "old" | "new"; commandTimeout?: number; beforeServe?: (brokerPort: number) => Promise<void> } = {},
+): Promise<Rig> {
   const sim = new InverterSimulator({ port: 0, datalog: DATALOG, serial: SERIAL, interval: opts.interval ?? 0, firmware: opts.firmware, seed: 7 }, silentLogger);
   const simPort = (await sim.start()).port;
   const mosq = opts.embedded ? undefined : await startMosquitto();
@@ -37,6 +39,7 @@ async function rig(opts: { embedded?: boolean; interval?: number; firmware?: "ol
   const cfg = await writeConfig(
     `[mqtt]\n${mqttSection}\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = ${SERIAL}\ndatalog = ${DATALOG}\ncommand_timeout = ${opts.commandTimeout ?? 5}\n`,
   );
+  await opts.beforeServe?.(brokerPort);
   const serve = spawnCli(["-c", cfg.path, "serve"]);
   await serve.waitFor((l) => l.includes("serving"));
   const sub = mosquittoSub(brokerPort, ["octolux/#"]);
@@ -174,11 +177,8 @@ Deno.test("serve + sim + mosquitto: the seed's commands", async (t) => {
       assert.equal(r.sim.holdings[65], value65);
     });
 
-    await t.step("a retained command is ignored with a warning; unknown cmd topics are logged and ignored", async () => {
+    await t.step("unknown cmd topics are logged and ignored", async () => {
       const from = r.sub.lines.length;
-      await mosquittoPub(r.brokerPort, "octolux/cmd/discharge_pct", "10", ["-r"]);
-      await r.serve.waitFor((l) => l.includes("ignoring retained command") && l.includes("octolux/cmd/discharge_pct"));
-      await mosquittoPub(r.brokerPort, "octolux/cmd/discharge_pct", "", ["-r"]); // clear it
       await mosquittoPub(r.brokerPort, "octolux/cmd/frobnicate", "1");
       await r.serve.waitFor((l) => l.includes("ignoring unknown command topic") && l.includes("octolux/cmd/frobnicate"));
       // the next real command still gets exactly its own result
@@ -253,6 +253,22 @@ Deno.test("storm: 1,000 mixed commands are each answered exactly once, in order"
     assert.equal(r.sim.holdings[65], 994 % 101);
   } finally {
     await link.stop();
+    await r.close();
+  }
+});
+
+Deno.test("a retained command is ignored with a warning and never executed", async () => {
+  const r = await rig({
+    beforeServe: (port) => mosquittoPub(port, "octolux/cmd/discharge_pct", "10", ["-r"]),
+  });
+  try {
+    await r.serve.waitFor((l) => l.includes("ignoring retained command") && l.includes("octolux/cmd/discharge_pct"));
+    assert.equal(await command(r, "read_hold", "65"), "OK");
+    assert.notEqual(r.sim.holdings[65], 10);
+    assert.equal(r.sim.stats.writes, 0);
+    assert.deepEqual(r.sub.lines.filter((l) => l.startsWith("octolux/result/")), ["octolux/result/read_hold OK"]);
+  } finally {
+    await mosquittoPub(r.brokerPort, "octolux/cmd/discharge_pct", "", ["-r"]); // clear the retained command
     await r.close();
   }
 });

@@ -184,6 +184,16 @@ export class MqttLink {
     if (this.client?.connected) this.client.subscribe(filter, { qos: 1 });
   }
 
+  /** Like subscribe, but resolves once the broker has acknowledged the subscription (SUBACK). */
+  subscribeAsync(filter: string, handler: (m: MqttMessage) => void): Promise<void> {
+    this.subs.push({ filter, handler });
+    const c = this.client;
+    if (!c?.connected) return Promise.resolve();
+    return new Promise((resolve, reject) =>
+      c.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve()))
+    );
+  }
+
   /** Fire-and-forget publish; mqtt.js queues it while offline. Never throws. */
   publish(topic: string, payload: string | Uint8Array, opts: { retain?: boolean; qos?: 0 | 1 } = {}): void {
     const c = this.client;

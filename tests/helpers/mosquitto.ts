@@ -35,7 +35,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
   const conf = `${dir}/mosquitto.conf`;
   await Deno.writeTextFile(
     conf,
-    [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "log_type error", ""].join("\n"),
+    [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "set_tcp_nodelay true", "log_type error", ""].join("\n"),
   );
   let child: Deno.ChildProcess | undefined;
   const launch = async () => {
