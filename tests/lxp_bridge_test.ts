@@ -44,7 +44,7 @@ async function rig(
   await serve.waitFor((l) => l.includes("serving"));
   const sub = mosquittoSub(brokerPort, ["octolux/#"]);
   await sub.waitFor((l) => l === "octolux/inverter online");
-  return {
+  const r: Rig = {
     sim,
     simPort,
     brokerPort,
@@ -52,13 +52,14 @@ async function rig(
     sub,
     restartBroker: mosq ? () => mosq.restart() : undefined,
     async close() {
-      await sub.stop();
+      await r.sub.stop();
       await serve.stop();
       await sim.stop();
       await mosq?.stop();
       await cfg.remove();
     },
   };
+  return r;
 }
 
 /** Lines after index `from` that match. */

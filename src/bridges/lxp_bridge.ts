@@ -6,7 +6,7 @@
 import type { Logger } from "../log.ts";
 import type { MqttLink, MqttMessage } from "../mqtt/client.ts";
 import { FN_READ_HOLD, FN_READ_INPUT, FN_WRITE_SINGLE, type Packet } from "../lxp/frame.ts";
-import { decodeInputReply } from "../lxp/inputs.ts";
+import { decodeInputReply, stringifyInputs } from "../lxp/inputs.ts";
 import { type CommandPlan, planCommand } from "../lxp/commands.ts";
 import type { LxpClient } from "../lxp/client.ts";
 
@@ -94,7 +94,7 @@ export class LxpBridge {
     const { mqtt } = this.o;
     if (p.fn === FN_READ_INPUT && p.values) {
       for (const { block, json } of decodeInputReply(p.register, p.values)) {
-        mqtt.publish(this.topic(`inputs/${block}`), JSON.stringify(json), { qos: 1 });
+        mqtt.publish(this.topic(`inputs/${block}`), stringifyInputs(json), { qos: 1 });
         this.stats.published++;
       }
     } else if (p.fn === FN_READ_HOLD && p.values) {

@@ -199,8 +199,8 @@ export class LxpClient {
         if (up) done();
       });
       offAttempt = this.onAttempt((error) => {
-        if (error === null) done();
-        else if (failFast || this.stopped) done(unreachable(error));
+        // A successful attempt is reported before the connection is in place: wait for onLink(true).
+        if (error !== null && (failFast || this.stopped)) done(unreachable(error));
       });
     });
   }
