@@ -59,6 +59,11 @@ export interface SimServiceDef {
   items: Record<string, SimItem>;
   /** Never answer GetItems (nor GetValue on /) — a hung service. */
   misbehaving?: boolean;
+  /**
+   * Older services: "getvalue" = no GetItems (UnknownMethod); "introspect" = neither GetItems nor GetValue on
+   * "/"; "absurd" = GetItems answers a string and GetValue on "/" an integer.
+   */
+  legacy?: "getvalue" | "introspect" | "absurd";
 }
 
 function generic(o: {
@@ -394,6 +399,8 @@ export class SimService {
       switch (m.member) {
         case "GetItems": {
           if (this.def.misbehaving) return true; // never answer
+          if (this.def.legacy === "absurd") return this.reply(rb, m, "s", ["nonsense"]), true;
+          if (this.def.legacy) return false; // → UnknownMethod
           if (path !== "/") return this.error(rb, m, UNKNOWN_METHOD, "GetItems is only on /"), true;
           const body: Record<string, Record<string, unknown>> = {};
           for (const [p, it] of this.items) {
@@ -411,6 +418,8 @@ export class SimService {
         case "GetValue":
           if (leaf) return this.reply(rb, m, "v", [toDbusVariant(leaf.value)]), true;
           if (this.def.misbehaving && path === "/") return true;
+          if (path === "/" && this.def.legacy === "introspect") return false;
+          if (path === "/" && this.def.legacy === "absurd") return this.reply(rb, m, "v", [new Variant("i", 42)]), true;
           if (node.length) {
             const o: Record<string, unknown> = {};
             for (const [rel, it] of node) o[rel] = toDbusVariant(it.value);
@@ -506,6 +515,8 @@ export interface VenusSimOptions {
   nightMs?: number;
   /** Register only the load-test services (benchmarks). */
   loadOnly?: boolean;
+  /** More services (tests). */
+  extra?: SimServiceDef[];
   logger: Logger;
 }
 
@@ -537,7 +548,16 @@ export class VenusSim {
     const defs = o.loadOnly ? [] : baseServices(this.portalId);
     for (let k = 0; k < (o.scale ?? 0); k++) defs.push(loadService(k));
     if (o.misbehaving) defs.push(misbehavingService());
+    defs.push(...(o.extra ?? []));
     for (const def of defs) this.services.set(def.name, new SimService(def, o.address, o.logger));
+  }
+
+  /** Registers another service while running. */
+  async addService(def: SimServiceDef): Promise<SimService> {
+    const svc = new SimService(def, this.o.address, this.o.logger);
+    this.services.set(def.name, svc);
+    await svc.start();
+    return svc;
   }
 
   service(name: string): SimService {
