@@ -27,6 +27,8 @@ export interface RegisterTransport {
   writeHold(register: number, value: number): Promise<number>;
   /** Atomic read-modify-write of one bit; resolves with the new register value. */
   updateBit(register: number, bit: number, on: boolean): Promise<number>;
+  /** Transports that only see the bridge's JSON (MQTT) return an input block's octolux JSON instead of raw registers. */
+  readInputBlock?(block: 1 | 2 | 3 | 4): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,10 @@ export type TransportFactory = (req: TransportRequest) => Promise<RegisterTransp
  */
 export const transportFactories: Record<string, TransportFactory> = {
   lxp: openLxpTransport,
+  mqtt: async (req) => {
+    const { MqttRegisterTransport } = await import("./mqtt_transport.ts");
+    return MqttRegisterTransport.open(req);
+  },
 };
 
 export interface LxpTarget {
@@ -337,7 +343,7 @@ function addCommon<C extends Command<any, any, any>>(cmd: C): C {
     .option("--datalog <serial>", "dongle (datalog) serial, 10 characters (overrides [lxp] datalog)")
     .option("--serial <serial>", "inverter serial, 10 characters (overrides [lxp] serial)")
     .option("--timeout <seconds>", "connect and reply timeout in seconds (default [lxp] command_timeout, 5)")
-    .option("--via <transport>", "lxp (direct TCP to the dongle) or mqtt (through a running bridge)", "lxp")
+    .option("--via <transport>", "lxp (direct TCP to the dongle) or mqtt (through a running bridge); default: lxp when [lxp] host is set or --host is given, else mqtt")
     .option("--json", "print one JSON document on stdout");
   return cmd;
 }
@@ -345,6 +351,14 @@ function addCommon<C extends Command<any, any, any>>(cmd: C): C {
 function subgroup(program: ProgramWithGlobals, name: string, description: string): Command<any, any, any> {
   const existing = program.commands.find((c) => c.name() === name);
   return existing ?? program.command(name).description(description);
+}
+
+/** `lxp` when the dongle is known (flags or [lxp] host), else `mqtt` (through a running bridge). */
+async function defaultTransport(opts: CommonOpts & { ctx?: never }, ctx?: CliContext): Promise<string> {
+  if (opts.host !== undefined || opts.port !== undefined) return "lxp";
+  if (!ctx) return "lxp";
+  const config = await ctx.loadConfig();
+  return config.lxp?.host ? "lxp" : "mqtt";
 }
 
 export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext): void {
@@ -358,7 +372,7 @@ export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext
 
   /** Validates the common flags, opens the transport, runs fn, always closes. */
   async function withTransport<T>(opts: CommonOpts, fn: (t: RegisterTransport) => Promise<T>): Promise<T> {
-    const via = opts.via ?? "lxp";
+    const via = opts.via ?? await defaultTransport(opts, ctx);
     const factory = transportFactories[via];
     if (!factory) {
       const known = Object.keys(transportFactories).join(", ");
@@ -401,12 +415,27 @@ export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext
       throw new CliError(ExitCode.usage, `input block must be 1, 2, 3, 4 or all, got "${blockText}"`);
     }
     const blocks = b === "all" ? [1, 2, 3, 4] as const : [Number(b) as 1 | 2 | 3 | 4];
+    let viaJson: Record<string, number> | undefined;
     const values = await withTransport(opts, async (t) => {
       const out: number[] = [];
+      if (t.readInputBlock) {
+        // Over MQTT only the bridge's JSON is available: print its keys.
+        viaJson = {};
+        for (const n of blocks) Object.assign(viaJson, await t.readInputBlock(n));
+        return out;
+      }
       for (const n of blocks) out.push(...await t.readInput((n - 1) * 40, 40));
       return out;
     });
     const R = await import("../lxp/registers.ts");
+    if (viaJson) {
+      const lines = Object.entries(viaJson).map(([key, value]) => {
+        const def = R.INPUT_REGISTERS.find((d) => d.octoluxKey === key) ?? R.findByKey("input", key);
+        return `${key.padEnd(18)} ${value}${def?.unit ? " " + def.unit : ""}`;
+      });
+      print(opts, lines.join("\n"), { bank: "input", block: b === "all" ? "all" : Number(b), inputs: viaJson });
+      return;
+    }
     const { inputsJson } = await import("../lxp/inputs.ts");
     const start = (blocks[0] - 1) * 40;
     const entries = describeRegisters(R, "input", start, values);
