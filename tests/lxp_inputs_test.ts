@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { decodeFrame, fromHex, type TranslatedData } from "../src/lxp/frame.ts";
-import { blockForStart, blockKeys, decodeInputReply, type InputBlock, inputsJson, stringifyInputs } from "../src/lxp/inputs.ts";
+import {
+  blockForStart,
+  blockKeys,
+  decodeInputReply,
+  type InputBlock,
+  inputKeyUnit,
+  inputsJson,
+  stringifyInputs,
+} from "../src/lxp/inputs.ts";
 import { OCTOLUX_SEED_INPUTS, V } from "./fixtures/lxp_vectors.ts";
 
 function values(hex: string): number[] {
@@ -186,4 +194,14 @@ Deno.test("max_chg_curr / max_dischg_curr are ÷100 on both paths", () => {
   const j3 = decodeInputReply(0, all)[2].json;
   assert.equal(j3.max_chg_curr, 66);
   assert.equal(j3.max_dischg_curr, 66);
+});
+
+Deno.test("inputKeyUnit gives every inputs key its unit from the register table, derived keys included", () => {
+  assert.equal(inputKeyUnit("v_bat"), "V");
+  assert.equal(inputKeyUnit("p_pv"), "W");
+  assert.equal(inputKeyUnit("e_pv_day"), "kWh");
+  assert.equal(inputKeyUnit("e_pv_all"), "kWh");
+  assert.equal(inputKeyUnit("t_inner"), "°C");
+  assert.equal(inputKeyUnit("status"), "");
+  assert.equal(inputKeyUnit("no_such_key"), "");
 });

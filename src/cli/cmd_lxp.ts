@@ -429,9 +429,10 @@ export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext
     });
     const R = await import("../lxp/registers.ts");
     if (viaJson) {
+      const { inputKeyUnit } = await import("../lxp/inputs.ts");
       const lines = Object.entries(viaJson).map(([key, value]) => {
-        const def = R.INPUT_REGISTERS.find((d) => d.octoluxKey === key) ?? R.findByKey("input", key);
-        return `${key.padEnd(18)} ${value}${def?.unit ? " " + def.unit : ""}`;
+        const unit = inputKeyUnit(key);
+        return `${key.padEnd(18)} ${value}${unit ? " " + unit : ""}`;
       });
       print(opts, lines.join("\n"), { bank: "input", block: b === "all" ? "all" : Number(b), inputs: viaJson });
       return;

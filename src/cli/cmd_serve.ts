@@ -114,6 +114,14 @@ export function registerServeCommands(program: ProgramWithGlobals, ctx: CliConte
     });
 
   program
+    .command("tui")
+    .description("interactive dashboard of inputs 1–3, holding registers and the D-Bus tree (from the broker of the config)")
+    .action(async () => {
+      const { runTui } = await import("../tui/run.tsx");
+      await runTui(ctx);
+    });
+
+  program
     .command("demo")
     .description("run everything without hardware: inverter simulator, Venus simulator, embedded broker and serve")
     .addOption(new Option("--port <port>", "embedded broker port (0 = any free port)").default("1883"))

@@ -8,7 +8,7 @@
 // Registers 81/82 (max charge/discharge current) are ÷100 on every path (separate block 3 and the
 // 0–126 frame), so both paths give identical objects.
 
-import { findByKey, type RegisterDef, scaledValue } from "./registers.ts";
+import { findByKey, findRegister, type RegisterDef, scaledValue } from "./registers.ts";
 
 export type InputBlock = 1 | 2 | 3 | 4;
 
@@ -262,4 +262,14 @@ export function stringifyInputs(json: Record<string, number>): string {
     first = false;
   }
   return s + "}";
+}
+
+const UNIT_BY_KEY = new Map<string, string>();
+for (const fields of Object.values(BLOCK_FIELDS)) {
+  for (const f of fields) UNIT_BY_KEY.set(f.key, (f.def ?? findRegister("input", f.regs[0]))?.unit ?? "");
+}
+
+/** The unit of a key of the inputs JSON ("V", "W", "kWh", …; "" when it has none or is unknown). */
+export function inputKeyUnit(key: string): string {
+  return UNIT_BY_KEY.get(key) ?? "";
 }

@@ -1,0 +1,63 @@
+// `ess2mqtt tui`: connects to the broker of the config, follows the bridges' topics and renders the dashboard.
+
+import React from "react";
+import { render } from "ink";
+import type { CliContext } from "../cli/main.ts";
+import { CliError, ExitCode } from "../cli/exit_codes.ts";
+import { MqttLink } from "../mqtt/client.ts";
+import { LogSink, loggerFor } from "../log.ts";
+import { applyMessage, emptyState } from "./state.ts";
+import { Dashboard } from "./app.tsx";
+
+export async function runTui(ctx: CliContext): Promise<void> {
+  if (!Deno.stdin.isTerminal() || !Deno.stdout.isTerminal()) {
+    throw new CliError(ExitCode.usage, "tui needs an interactive terminal (stdin and stdout must be a TTY)");
+  }
+  const config = await ctx.loadConfig();
+  const m = config.mqtt;
+  // The log goes to the dashboard's log pane, not over the screen.
+  const sink = new LogSink({ level: "info", json: false, colour: false, write: () => {}, ringSize: 200 });
+  const logger = loggerFor(sink, { component: "tui" });
+  const uri = m.uri || `mqtt://${m.listen.startsWith(":") ? "127.0.0.1" + m.listen : m.listen}`;
+  const link = new MqttLink({
+    uri,
+    username: m.username || undefined,
+    password: m.password || undefined,
+    ca: m.ca || undefined,
+    cert: m.cert || undefined,
+    key: m.key || undefined,
+    rejectUnauthorized: m.reject_unauthorized,
+  }, logger);
+  const state = emptyState(m.prefix);
+  link.subscribe(`${m.prefix}/#`, (msg) => applyMessage(state, msg.topic, msg.payload));
+  link.subscribe("N/#", (msg) => applyMessage(state, msg.topic, msg.payload));
+  await link.start();
+
+  const keepalive = () => {
+    if (state.portal) link.publish(`R/${state.portal}/keepalive`, "");
+  };
+  const keepaliveTimer = setInterval(keepalive, 30_000);
+  const portalProbe = setInterval(() => {
+    if (state.portal) {
+      keepalive();
+      clearInterval(portalProbe);
+    }
+  }, 500);
+  const refresh = () => {
+    for (const block of ["1", "2", "3"]) link.publish(`${m.prefix}/cmd/read_input`, block);
+    for (let reg = 0; reg < 240; reg += 40) link.publish(`${m.prefix}/cmd/read_hold`, `${reg},40`);
+    keepalive();
+  };
+  refresh();
+  const app = render(<Dashboard getState={() => state} getLog={() => sink.ring} refresh={refresh} />);
+  const onAbort = () => app.unmount();
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await app.waitUntilExit();
+  } finally {
+    clearInterval(keepaliveTimer);
+    clearInterval(portalProbe);
+    ctx.signal.removeEventListener("abort", onAbort);
+    await link.stop();
+  }
+}
