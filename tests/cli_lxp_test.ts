@@ -165,7 +165,7 @@ simCliTest("silent dongle exits 4 after --timeout", async (sim, t) => {
 });
 
 Deno.test({
-  name: "unreachable port exits 4; missing [lxp] config exits 3",
+  name: "unreachable port exits 4; missing [lxp] config exits 3 with --via lxp, 5 with the default mqtt and no broker",
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
@@ -177,9 +177,12 @@ Deno.test({
     assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
     const dir = await Deno.makeTempDir();
     try {
-      r = await cli(["read-hold", "21"], { cwd: dir });
+      r = await cli(["read-hold", "21", "--via", "lxp"], { cwd: dir });
       assert.equal(r.code, 3, r.stderr);
       assert.match(r.stderr, /\[lxp\]/);
+      // without [lxp] the default transport is mqtt: no broker → exit 5
+      r = await cli(["read-hold", "21", "--timeout", "1"], { cwd: dir });
+      assert.equal(r.code, 5, r.stderr);
       // an [lxp] section supplies the target
       await Deno.writeTextFile(
         `${dir}/config.ini`,
