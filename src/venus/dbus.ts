@@ -371,7 +371,8 @@ export async function busGetValue(rb: RawBus, service: string, path: string, tim
 
 export async function busGetText(rb: RawBus, service: string, path: string, timeoutMs: number): Promise<string> {
   const r = await rb.call({ destination: service, path, iface: BUS_ITEM, member: "GetText" }, timeoutMs);
-  return String(r.body[0] ?? "");
+  if (r.signature !== "s") throw new DbusCallError("BadReply", `GetText ${service} ${path}: reply signature "${r.signature}"`);
+  return String(r.body[0]);
 }
 
 export async function busSetValue(rb: RawBus, service: string, path: string, v: DbusVariant, timeoutMs: number): Promise<number> {
