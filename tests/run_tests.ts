@@ -8,6 +8,7 @@ const NEEDED: Record<string, string> = {
   mosquitto_sub: "mosquitto-clients",
   "dbus-daemon": "dbus-daemon",
   "dbus-send": "dbus-bin",
+  openssl: "openssl",
 };
 
 async function which(cmd: string): Promise<boolean> {

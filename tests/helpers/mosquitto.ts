@@ -29,19 +29,54 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
-export async function startMosquitto(): Promise<Mosquitto> {
+/**
+ * `extra(dir)` returns more config lines (further listeners, TLS, password files under `dir`); they follow the
+ * plain listener on `port`, so they apply to the listeners they name.
+ */
+export async function startMosquitto(
+  opts: { extra?: (dir: string) => Promise<string[]> | string[]; anonymous?: boolean } = {},
+): Promise<Mosquitto> {
   const dir = await Deno.makeTempDir({ prefix: "ess2mqtt-mosquitto-" });
   const port = freePort();
   const conf = `${dir}/mosquitto.conf`;
+  const extra = opts.extra ? await opts.extra(dir) : [];
+  // Started as root, mosquitto drops to the "mosquitto" user: it must be able to read what `extra` wrote.
+  await Deno.chmod(dir, 0o755);
+  for await (const f of Deno.readDir(dir)) if (f.isFile) await Deno.chmod(`${dir}/${f.name}`, 0o644);
   await Deno.writeTextFile(
     conf,
-    [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "set_tcp_nodelay true", "log_type error", ""].join("\n"),
+    [
+      "per_listener_settings false",
+      `allow_anonymous ${opts.anonymous ?? true}`,
+      "persistence false",
+      "set_tcp_nodelay true",
+      "log_type error",
+      `listener ${port} 127.0.0.1`,
+      ...extra,
+      "",
+    ].join("\n"),
   );
   let child: Deno.ChildProcess | undefined;
+  let childStderr: Promise<void> | undefined;
   const launch = async () => {
-    child = new Deno.Command("mosquitto", { args: ["-c", conf], stdout: "null", stderr: "null", stdin: "null" })
+    child = new Deno.Command("mosquitto", { args: ["-c", conf], stdout: "null", stderr: "piped", stdin: "null" })
       .spawn();
-    await waitForPort(port, 5000);
+    const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let errText = "";
+    const drain = (async () => {
+      for (;;) {
+        const { value, done } = await stderr.read();
+        if (done) break;
+        errText += value;
+      }
+    })();
+    childStderr = drain;
+    try {
+      await waitForPort(port, 5000);
+    } catch (err) {
+      await kill();
+      throw new Error(`${(err as Error).message}: ${errText.trim()}`);
+    }
   };
   const kill = async () => {
     if (!child) return;
@@ -49,6 +84,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
       child.kill("SIGTERM");
     } catch { /* already gone */ }
     await child.status;
+    await childStderr;
     child = undefined;
   };
   await launch();
