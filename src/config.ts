@@ -17,6 +17,8 @@ export interface MqttConfig {
   cert: string;
   key: string;
   reject_unauthorized: boolean;
+  discovery: boolean;
+  discovery_prefix: string;
 }
 export interface LxpConfig {
   host: string;
@@ -72,6 +74,8 @@ export const CONFIG_SCHEMA: Record<"mqtt" | "lxp" | "dbus" | "log", { doc: strin
       cert: { type: { kind: "string" }, default: "", doc: "PEM client certificate for mqtts/wss" },
       key: { type: { kind: "string" }, default: "", doc: "PEM client key for mqtts/wss" },
       reject_unauthorized: { type: { kind: "bool" }, default: true, doc: "verify the broker's TLS certificate" },
+      discovery: { type: { kind: "bool" }, default: false, doc: "publish Home Assistant MQTT discovery (retained) for the inverter's sensors, switches and numbers" },
+      discovery_prefix: { type: { kind: "string", pattern: /^[^#+]+$/, patternText: "a topic prefix without + or #" }, default: "homeassistant", doc: "Home Assistant discovery topic prefix" },
     },
   },
   lxp: {

@@ -27,6 +27,8 @@ Deno.test("empty config: mqtt and log defaults, bridges off", () => {
     cert: "",
     key: "",
     reject_unauthorized: true,
+    discovery: false,
+    discovery_prefix: "homeassistant",
   });
   assert.equal(c.lxp, undefined);
   assert.equal(c.dbus, undefined);
@@ -80,7 +82,7 @@ Deno.test("env overrides the file, and creates sections", () => {
   assert.equal(c.dbus?.address, "unix:path=/tmp/x");
   assert.deepEqual(problems("", { ESS2MQTT_NOPE_X: "1", ESS2MQTT_MQTT_NOPE: "2" }), [
     "env ESS2MQTT_NOPE_X: unknown section (known: mqtt, lxp, dbus, log)",
-    "env ESS2MQTT_MQTT_NOPE: unknown key (known: uri, prefix, listen, username, password, client_id, ca, cert, key, reject_unauthorized)",
+    "env ESS2MQTT_MQTT_NOPE: unknown key (known: uri, prefix, listen, username, password, client_id, ca, cert, key, reject_unauthorized, discovery, discovery_prefix)",
   ]);
 });
 

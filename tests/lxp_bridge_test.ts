@@ -29,7 +29,7 @@ interface Rig {
 }
 
 async function rig(
-  opts: { embedded?: boolean; interval?: number; firmware?: "old" | "new"; commandTimeout?: number; beforeServe?: (brokerPort: number) => Promise<void> } = {},
+  opts: { embedded?: boolean; interval?: number; firmware?: "old" | "new"; commandTimeout?: number; mqttExtra?: string; beforeServe?: (brokerPort: number) => Promise<void> } = {},
 ): Promise<Rig> {
   const sim = new InverterSimulator({ port: 0, datalog: DATALOG, serial: SERIAL, interval: opts.interval ?? 0, firmware: opts.firmware, seed: 7 }, silentLogger);
   const simPort = (await sim.start()).port;
@@ -37,7 +37,7 @@ async function rig(
   const brokerPort = mosq?.port ?? freePort();
   const mqttSection = mosq ? `uri = ${mosq.url}` : `listen = 127.0.0.1:${brokerPort}`;
   const cfg = await writeConfig(
-    `[mqtt]\n${mqttSection}\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = ${SERIAL}\ndatalog = ${DATALOG}\ncommand_timeout = ${opts.commandTimeout ?? 5}\n`,
+    `[mqtt]\n${mqttSection}\n${opts.mqttExtra ?? ""}\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = ${SERIAL}\ndatalog = ${DATALOG}\ncommand_timeout = ${opts.commandTimeout ?? 5}\n`,
   );
   await opts.beforeServe?.(brokerPort);
   const serve = spawnCli(["-c", cfg.path, "serve"]);
@@ -274,13 +274,18 @@ Deno.test("a retained command is ignored with a warning and never executed", asy
   }
 });
 
-Deno.test("embedded broker: serve with no [mqtt] uri works with mosquitto_pub/sub", async () => {
-  const r = await rig({ embedded: true });
+Deno.test("embedded broker: serve with no [mqtt] uri works with mosquitto_pub/sub; HA discovery is retained", async () => {
+  const r = await rig({ embedded: true, mqttExtra: "discovery = true" });
+  const ha = mosquittoSub(r.brokerPort, ["homeassistant/#"]);
   try {
+    const line = await ha.waitFor((l) => l.startsWith("homeassistant/switch/ess2mqtt_ba12345678/ac_charge/config "));
+    assert.equal(JSON.parse(line.slice(line.indexOf(" ") + 1)).command_topic, "octolux/cmd/ac_charge");
+    await ha.waitFor((l) => l.startsWith("homeassistant/sensor/ess2mqtt_ba12345678/v_bat/config "));
     assert.equal(await command(r, "discharge_pct", "42"), "OK");
     assert.equal(r.sim.holdings[65], 42);
     assert.equal(await command(r, "read_input", "1"), "OK");
   } finally {
+    await ha.stop();
     await r.close();
   }
 });

@@ -9,6 +9,7 @@ import { FN_READ_HOLD, FN_READ_INPUT, FN_WRITE_SINGLE, type Packet } from "../lx
 import { decodeInputReply, stringifyInputs } from "../lxp/inputs.ts";
 import { type CommandPlan, planCommand } from "../lxp/commands.ts";
 import type { LxpClient } from "../lxp/client.ts";
+import { discoveryMessages } from "../lxp/discovery.ts";
 
 /** The part of LxpClient the bridge uses (lets tests and the TUI share it). */
 export type InverterLink = Pick<
@@ -18,6 +19,8 @@ export type InverterLink = Pick<
 
 export interface LxpBridgeOptions {
   prefix: string;
+  /** Publish Home Assistant discovery (retained) on every MQTT connect. */
+  discovery?: { discoveryPrefix: string; datalog: string; serial: string };
   /** How long a command may wait for the inverter link before it FAILs, in ms. */
   commandTimeoutMs: number;
 }
@@ -84,6 +87,11 @@ export class LxpBridge {
   }
 
   private publishAvailability() {
+    if (this.o.discovery) {
+      for (const m of discoveryMessages({ prefix: this.o.prefix, ...this.o.discovery })) {
+        this.o.mqtt.publish(m.topic, m.payload, { retain: true, qos: 1 });
+      }
+    }
     this.o.mqtt.publish(this.topic("status"), "online", { retain: true, qos: 1 });
     this.o.mqtt.publish(this.topic("inverter"), this.o.inverter.connected ? "online" : "offline", { retain: true, qos: 1 });
   }

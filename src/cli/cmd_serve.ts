@@ -69,6 +69,9 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
       const bridge = new LxpBridge({
         prefix,
         commandTimeoutMs: lxp.command_timeout * 1000,
+        discovery: config.mqtt.discovery
+          ? { discoveryPrefix: config.mqtt.discovery_prefix, datalog: lxp.datalog, serial: lxp.serial }
+          : undefined,
         inverter: client,
         mqtt,
         logger: logger.child({ component: "lxp_bridge" }),

@@ -57,6 +57,8 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
         cert: "",
         key: "",
         reject_unauthorized: true,
+        discovery: true,
+        discovery_prefix: "homeassistant",
       },
       lxp: {
         host: "127.0.0.1",

@@ -264,12 +264,28 @@ export function stringifyInputs(json: Record<string, number>): string {
   return s + "}";
 }
 
-const UNIT_BY_KEY = new Map<string, string>();
+const DEF_BY_KEY = new Map<string, RegisterDef | undefined>();
 for (const fields of Object.values(BLOCK_FIELDS)) {
-  for (const f of fields) UNIT_BY_KEY.set(f.key, (f.def ?? findRegister("input", f.regs[0]))?.unit ?? "");
+  for (const f of fields) DEF_BY_KEY.set(f.key, f.def ?? findRegister("input", f.regs[0]));
+}
+
+/**
+ * The register-table entry behind a key of the inputs JSON (for sums and differences: the first register
+ * summed), which gives its unit and Home Assistant classes; undefined for unknown keys.
+ */
+export function inputKeyDef(key: string): RegisterDef | undefined {
+  return DEF_BY_KEY.get(key);
 }
 
 /** The unit of a key of the inputs JSON ("V", "W", "kWh", …; "" when it has none or is unknown). */
 export function inputKeyUnit(key: string): string {
-  return UNIT_BY_KEY.get(key) ?? "";
+  return DEF_BY_KEY.get(key)?.unit ?? "";
+}
+
+/** The block (1–4) whose JSON carries `key`. */
+export function inputKeyBlock(key: string): InputBlock | undefined {
+  for (const [block, fields] of Object.entries(BLOCK_FIELDS)) {
+    if (fields.some((f) => f.key === key)) return Number(block) as InputBlock;
+  }
+  return undefined;
 }
