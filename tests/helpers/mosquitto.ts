@@ -1,3 +1,5 @@
+import { collectLines } from "./lines.ts";
+
 // Starts a real mosquitto on a free loopback port for one test; the test stops it.
 
 export interface Mosquitto {
@@ -107,48 +109,16 @@ export function mosquittoSub(port: number, topics: string[], extra: string[] = [
   const args = ["-h", "127.0.0.1", "-p", String(port), "-v", "-q", "1", ...extra];
   for (const t of topics) args.push("-t", t);
   const child = new Deno.Command("mosquitto_sub", { args, stdout: "piped", stderr: "null", stdin: "null" }).spawn();
-  const lines: string[] = [];
-  const waiters: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = [];
-  const done = (async () => {
-    const dec = new TextDecoderStream();
-    let buf = "";
-    for await (const chunk of child.stdout.pipeThrough(dec)) {
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        lines.push(line);
-        for (const w of [...waiters]) {
-          if (w.pred(line)) {
-            waiters.splice(waiters.indexOf(w), 1);
-            w.resolve(line);
-          }
-        }
-      }
-    }
-  })();
+  const out = collectLines([child.stdout]);
   return {
-    lines,
-    /** Resolves with the first line (already seen or future) matching `pred`; rejects after timeoutMs. */
-    waitFor(pred: (line: string) => boolean, timeoutMs = 10000): Promise<string> {
-      const seen = lines.find(pred);
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => {
-          waiters.splice(waiters.indexOf(w), 1);
-          reject(new Error(`timed out waiting for a matching line; got:\n${lines.slice(-20).join("\n")}`));
-        }, timeoutMs);
-        const w = { pred, resolve: (l: string) => (clearTimeout(t), resolve(l)) };
-        waiters.push(w);
-      });
-    },
+    lines: out.lines,
+    waitFor: out.waitFor,
     async stop() {
       try {
         child.kill("SIGTERM");
       } catch { /* gone */ }
       await child.status;
-      await done.catch(() => {});
+      await out.done;
     },
   };
 }
