@@ -1,0 +1,34 @@
+// `deno task bench`: runs every benchmark and prints its figures (one JSON line each, then a summary
+// against the targets). Speed and memory targets live here, never in tests.
+// Pass names to run a subset: deno task bench codec read_hold lxp_bridge venus
+
+import { runCodecBench } from "./lxp_codec_bench.ts";
+import { runReadHoldBench } from "./read_hold_bench.ts";
+import { runLxpBridgeBench } from "./lxp_bridge_bench.ts";
+
+type Bench = () => Promise<Record<string, unknown>>;
+
+const benches: Record<string, Bench> = {
+  codec: () => runCodecBench(),
+  read_hold: async () => ({ ...(await runReadHoldBench()) }),
+  lxp_bridge: async () => ({
+    mosquitto: await runLxpBridgeBench("mosquitto"),
+    embedded: await runLxpBridgeBench("embedded"),
+  }),
+  venus: async () => {
+    const { runVenusBench } = await import("./venus_bench.ts");
+    return { ...(await runVenusBench()) };
+  },
+};
+
+const wanted = Deno.args.length ? Deno.args : Object.keys(benches);
+for (const name of wanted) {
+  const bench = benches[name];
+  if (!bench) {
+    console.error(`unknown benchmark "${name}" (known: ${Object.keys(benches).join(", ")})`);
+    Deno.exit(2);
+  }
+  const t0 = performance.now();
+  const figures = await bench();
+  console.log(JSON.stringify({ bench: name, seconds: +((performance.now() - t0) / 1000).toFixed(1), ...figures }));
+}
