@@ -89,68 +89,6 @@ export interface VenusBridgeStats {
 const enc = new TextDecoder();
 const utf8 = new TextEncoder();
 
-/**
- * QoS-0 PUBLISH frames written straight onto mqtt.js's socket, all frames of one synchronous burst in one
- * write (flushed in a microtask: same tick, no time window). mqtt.js costs ~30 µs of CPU per publish and
- * piles up a drain listener per packet under load; a 10,000-topic full publish took ~250 ms through it.
- * QoS-0 publishes carry no client state, and mqtt.js writes each of its packets synchronously, so frames
- * can't interleave. Falls back to MqttLink.publish when the socket isn't reachable.
- * (Better home: a MqttLink.publishRaw() — see the report to the integrator.)
- */
-class FastPublisher {
-  private parts: Uint8Array[] = [];
-  private size = 0;
-  private scheduled = false;
-  constructor(private link: MqttLink) {}
-
-  private socket(): { write(b: Uint8Array): boolean; writable?: boolean; destroyed?: boolean } | undefined {
-    const c = (this.link as unknown as { client?: { connected?: boolean; stream?: unknown } }).client;
-    const st = c?.connected ? c.stream as { write?: unknown; writable?: boolean; destroyed?: boolean } | undefined : undefined;
-    if (!st || typeof st.write !== "function" || st.destroyed || st.writable === false) return undefined;
-    return st as { write(b: Uint8Array): boolean };
-  }
-
-  /** `topicBytes` = the encoded topic; returns false when the caller should use MqttLink.publish. */
-  publish(topicBytes: Uint8Array, payload: string, retain: boolean): boolean {
-    if (!this.scheduled && !this.socket()) return false;
-    const pay = utf8.encode(payload);
-    const rem = 2 + topicBytes.length + pay.length;
-    const hdr = rem < 128 ? 2 : rem < 16384 ? 3 : rem < 2097152 ? 4 : 5;
-    const f = new Uint8Array(hdr + rem);
-    f[0] = 0x30 | (retain ? 1 : 0);
-    let n = rem, i = 1;
-    do {
-      let b = n % 128;
-      n = Math.floor(n / 128);
-      if (n > 0) b |= 0x80;
-      f[i++] = b;
-    } while (n > 0);
-    f[i++] = topicBytes.length >> 8;
-    f[i++] = topicBytes.length & 0xff;
-    f.set(topicBytes, i);
-    f.set(pay, i + topicBytes.length);
-    this.parts.push(f);
-    this.size += f.length;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(() => this.flush());
-    }
-    return true;
-  }
-
-  flush(): void {
-    this.scheduled = false;
-    if (!this.parts.length) return;
-    const buf = new Uint8Array(this.size);
-    let off = 0;
-    for (const p of this.parts) buf.set(p, off), off += p.length;
-    this.parts = [];
-    this.size = 0;
-    const st = this.socket();
-    if (st) st.write(buf);
-  }
-}
-
 /** The first non-loopback interface's MAC, lower-case hex without separators. */
 export function machineMac(): string | undefined {
   try {
@@ -175,7 +113,6 @@ export class VenusBridge {
   private readonly mqtt: MqttLink;
   private readonly logger: Logger;
   private readonly config: DbusConfig;
-  private readonly fast: FastPublisher;
   private readonly ttlMs: number;
   private readonly svcs = new Map<string, Svc>();
   private readonly byKey = new Map<string, Svc>();
@@ -209,7 +146,6 @@ export class VenusBridge {
     this.mqtt = o.mqtt;
     this.logger = o.logger;
     this.config = o.config;
-    this.fast = new FastPublisher(o.mqtt);
     this.ttlMs = o.keepaliveMs ?? Math.round(o.config.keepalive * 1000);
     this.link = new DbusLink(
       { address: o.config.address, callTimeoutMs: o.callTimeoutMs, env: o.env },
@@ -274,8 +210,11 @@ export class VenusBridge {
     });
     // Items were built before the portal id was known: build their topics now.
     for (const s of this.svcs.values()) this.buildItems(s);
-    this.mqtt.subscribe(`R/${this.portalId}/#`, (m) => this.handleMessage(m));
-    this.mqtt.subscribe(`W/${this.portalId}/#`, (m) => this.handleMessage(m));
+    // Resolve only once the broker has the subscriptions: a request sent after start() is never lost.
+    await Promise.all([
+      this.mqtt.subscribeAsync(`R/${this.portalId}/#`, (m) => this.handleMessage(m)),
+      this.mqtt.subscribeAsync(`W/${this.portalId}/#`, (m) => this.handleMessage(m)),
+    ]);
     this.offConnect = this.mqtt.onConnect(() => this.onMqttConnect());
     if (this.mqtt.connected) this.onMqttConnect();
   }
@@ -362,12 +301,11 @@ export class VenusBridge {
 
   /** Every publish of the bridge goes through here (one ordered path). */
   private out(topic: string, payload: string, o: { retain: boolean }): void {
-    if (!this.fast.publish(utf8.encode(topic), payload, o.retain)) this.mqtt.publish(topic, payload, o);
+    this.mqtt.publishFast(topic, payload, o.retain);
   }
 
   private send(it: Item, payload: string): void {
-    const tb = it.topicBytes ??= utf8.encode(it.topic);
-    if (!this.fast.publish(tb, payload, true)) this.mqtt.publish(it.topic, payload, { retain: true });
+    this.mqtt.publishFast(it.topicBytes ??= utf8.encode(it.topic), payload, true, it.topic);
   }
 
   private clearTopic(topic: string): void {
