@@ -258,7 +258,7 @@ Deno.test("storm: 1,000 mixed commands are each answered exactly once, in order"
   }
 });
 
-Deno.test("a retained command is ignored with a warning and never executed", async () => {
+Deno.test("a retained command is ignored with a warning and never executed (replayed on subscribe or delivered live)", async () => {
   const r = await rig({
     beforeServe: (port) => mosquittoPub(port, "octolux/cmd/discharge_pct", "10", ["-r"]),
   });
@@ -266,6 +266,13 @@ Deno.test("a retained command is ignored with a warning and never executed", asy
     await r.serve.waitFor((l) => l.includes("ignoring retained command") && l.includes("octolux/cmd/discharge_pct"));
     assert.equal(await command(r, "read_hold", "65"), "OK");
     assert.notEqual(r.sim.holdings[65], 10);
+    assert.equal(r.sim.stats.writes, 0);
+    assert.deepEqual(r.sub.lines.filter((l) => l.startsWith("octolux/result/")), ["octolux/result/read_hold OK"]);
+    // published retained while serve is connected (delivered live): ignored too (MQTT 5 retain-as-published)
+    const warnings = () => r.serve.lines.filter((l) => l.includes("ignoring retained command")).length;
+    const seen = warnings();
+    await mosquittoPub(r.brokerPort, "octolux/cmd/discharge_pct", "11", ["-r"]);
+    await r.serve.waitFor(() => warnings() > seen);
     assert.equal(r.sim.stats.writes, 0);
     assert.deepEqual(r.sub.lines.filter((l) => l.startsWith("octolux/result/")), ["octolux/result/read_hold OK"]);
   } finally {

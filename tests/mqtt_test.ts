@@ -106,3 +106,53 @@ Deno.test("embedded broker works with mosquitto_pub/sub and the MqttLink", async
     await broker.stop();
   }
 });
+
+Deno.test("publishFast frames are well-formed on MQTT 5 (mosquitto) and 3.1.1 (embedded aedes), in order with publish()", async () => {
+  const mosq = await startMosquitto();
+  const embedded = new EmbeddedBroker({ host: "127.0.0.1", port: 0 }, silentLogger);
+  const { url: embeddedUrl } = await embedded.start();
+  try {
+    for (const [url, version] of [[mosq.url, 5], [embeddedUrl, 4]] as const) {
+      const sender = new MqttLink({ uri: url }, silentLogger);
+      const receiver = new MqttLink({ uri: url }, silentLogger);
+      try {
+        await sender.start();
+        await receiver.start();
+        assert.equal(sender.protocolVersion, version);
+        const got: string[] = [];
+        await receiver.subscribeAsync("fast/#", (m) => got.push(`${m.topic}=${new TextDecoder().decode(m.payload)}`));
+        const long = "x".repeat(300); // a two-byte remaining length
+        sender.publishFast("fast/a", "1", false);
+        sender.publishFast(new TextEncoder().encode("fast/b/ü"), long, false, "fast/b/ü");
+        sender.publish("fast/c", "via mqtt.js");
+        sender.publishFast("fast/d", "", false);
+        await until(() => got.length === 4);
+        assert.deepEqual(got, ["fast/a=1", `fast/b/ü=${long}`, "fast/c=via mqtt.js", "fast/d="]);
+      } finally {
+        await sender.stop();
+        await receiver.stop();
+      }
+    }
+  } finally {
+    await embedded.stop();
+    await mosq.stop();
+  }
+});
+
+Deno.test("MQTT 5 retain-as-published: a message published retained is flagged even when delivered live", async () => {
+  const mosq = await startMosquitto();
+  const link = new MqttLink({ uri: mosq.url }, silentLogger);
+  try {
+    await link.start();
+    const got: MqttMessage[] = [];
+    await link.subscribeAsync("cmd/#", (m) => got.push(m));
+    await mosquittoPub(mosq.port, "cmd/x", "1", ["-r"]);
+    await mosquittoPub(mosq.port, "cmd/y", "2");
+    await until(() => got.length === 2);
+    assert.deepEqual(got.map((m) => [m.topic, m.retain]), [["cmd/x", true], ["cmd/y", false]]);
+    await mosquittoPub(mosq.port, "cmd/x", "", ["-r"]);
+  } finally {
+    await link.stop();
+    await mosq.stop();
+  }
+});

@@ -28,6 +28,16 @@ export interface MqttLinkOptions {
   reconnectPeriodMs?: number;
   /** MQTT keep-alive in seconds (default 30). */
   keepalive?: number;
+  /** 5 (default: MQTT 5 with a fallback to 3.1.1 when the broker refuses it) or 4 (3.1.1 only). */
+  protocolVersion?: 4 | 5;
+}
+
+class UnsupportedProtocol extends Error {}
+
+/** CONNACK "unacceptable protocol version" (3.1.1: 1) / "unsupported protocol version" (5: 132). */
+function isUnsupportedProtocol(err: Error): boolean {
+  const code = (err as { code?: number }).code;
+  return code === 1 || code === 132;
 }
 
 interface Subscription {
@@ -66,13 +76,15 @@ class BatchedQos0Writer {
   private parts: Uint8Array[] = [];
   private size = 0;
   private scheduled = false;
-  constructor(private socket: () => RawSocket | undefined) {}
+  /** `version()`: MQTT 5 PUBLISH frames carry a properties length (0) after the topic. */
+  constructor(private socket: () => RawSocket | undefined, private version: () => number) {}
 
   /** False when there is no usable socket (the caller falls back to mqtt.js). */
   write(topic: Uint8Array, payload: string, retain: boolean): boolean {
     if (!this.scheduled && !this.socket()) return false;
     const pay = utf8.encode(payload);
-    const rem = 2 + topic.length + pay.length;
+    const props = this.version() === 5 ? 1 : 0;
+    const rem = 2 + topic.length + props + pay.length;
     const hdr = rem < 128 ? 2 : rem < 16384 ? 3 : rem < 2097152 ? 4 : 5;
     const f = new Uint8Array(hdr + rem);
     f[0] = 0x30 | (retain ? 1 : 0);
@@ -86,7 +98,8 @@ class BatchedQos0Writer {
     f[i++] = topic.length >> 8;
     f[i++] = topic.length & 0xff;
     f.set(topic, i);
-    f.set(pay, i + topic.length);
+    if (props) f[i + topic.length] = 0; // no properties
+    f.set(pay, i + topic.length + props);
     this.parts.push(f);
     this.size += f.length;
     if (!this.scheduled) {
@@ -120,7 +133,7 @@ export class MqttLink {
     const st = c?.connected && !this.stopped ? c.stream : undefined;
     if (!st || typeof st.write !== "function" || st.destroyed || st.writable === false) return undefined;
     return st;
-  });
+  }, () => this.protocolVersion);
 
   constructor(private options: MqttLinkOptions, private logger: Logger) {}
 
@@ -128,11 +141,38 @@ export class MqttLink {
     return this.client?.connected ?? false;
   }
 
-  /** Connects; resolves on the first CONNACK, rejects with exit code 5 when the broker can't be reached in time. */
-  start(signal?: AbortSignal): Promise<void> {
+  /**
+   * Connects; resolves on the first CONNACK, rejects with exit code 5 when the broker can't be reached in
+   * time. Speaks MQTT 5 where the broker does, subscribing with retain-as-published so a message that
+   * was published retained is recognisable even when delivered live; falls back to MQTT 3.1.1 (aedes),
+   * where only messages replayed from the retained store carry the flag.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
     const o = this.options;
     const bad = checkBrokerUri(o.uri);
-    if (bad) return Promise.reject(new CliError(ExitCode.config, `[mqtt] uri: ${bad}`));
+    if (bad) throw new CliError(ExitCode.config, `[mqtt] uri: ${bad}`);
+    signal?.addEventListener("abort", () => void this.stop(), { once: true });
+    if ((o.protocolVersion ?? 5) === 5) {
+      try {
+        await this.connect(5);
+        return;
+      } catch (err) {
+        if (!(err instanceof UnsupportedProtocol)) throw err;
+        this.logger.debug("broker does not speak MQTT 5; using MQTT 3.1.1", { broker: redactUri(o.uri) });
+      }
+    }
+    await this.connect(4);
+  }
+
+  /** MQTT protocol version in use (5 or 4 = 3.1.1); 0 before the first connection. */
+  protocolVersion = 0;
+
+  private subscribeOptions() {
+    return this.protocolVersion === 5 ? { qos: 1 as const, rap: true } : { qos: 1 as const };
+  }
+
+  private connect(version: 4 | 5): Promise<void> {
+    const o = this.options;
     const opts: IClientOptions = {
       clientId: o.clientId || `ess2mqtt_${crypto.randomUUID().slice(0, 8)}`,
       connectTimeout: o.connectTimeoutMs ?? 5000,
@@ -141,6 +181,7 @@ export class MqttLink {
       clean: true,
       resubscribe: true,
       rejectUnauthorized: o.rejectUnauthorized ?? true,
+      protocolVersion: version,
     };
     if (o.username) opts.username = o.username;
     if (o.password) opts.password = o.password;
@@ -155,9 +196,10 @@ export class MqttLink {
     let firstConnect = true;
 
     client.on("connect", () => {
+      this.protocolVersion = version;
       const stream = (client as unknown as { stream?: { setNoDelay?: (b: boolean) => void } }).stream;
       stream?.setNoDelay?.(true);
-      if (firstConnect) this.logger.info("connected to MQTT broker", { broker: where });
+      if (firstConnect) this.logger.info("connected to MQTT broker", { broker: where, mqtt: version === 5 ? "5" : "3.1.1" });
       else {
         this.stats.reconnects++;
         this.logger.info("reconnected to MQTT broker", { broker: where });
@@ -165,7 +207,7 @@ export class MqttLink {
       firstConnect = false;
       // mqtt.js resubscribes what it already had; (re)subscribe anything registered since, idempotently.
       const filters = [...new Set(this.subs.map((s) => s.filter))];
-      if (filters.length) client.subscribe(filters, { qos: 1 });
+      if (filters.length) client.subscribe(filters, this.subscribeOptions());
       for (const cb of this.connectListeners) {
         try {
           cb();
@@ -175,9 +217,11 @@ export class MqttLink {
       }
     });
     client.on("offline", () => {
-      if (!this.stopped) this.logger.warn("MQTT broker connection lost; reconnecting", { broker: where });
+      if (!this.stopped && !firstConnect) this.logger.warn("MQTT broker connection lost; reconnecting", { broker: where });
     });
-    client.on("error", (err) => this.logger.warn("MQTT error", { broker: where, error: err.message }));
+    client.on("error", (err) => {
+      if (!firstConnect || !isUnsupportedProtocol(err)) this.logger.warn("MQTT error", { broker: where, error: err.message });
+    });
     client.on("message", (topic, payload, packet) => {
       this.stats.received++;
       const msg: MqttMessage = { topic, payload, retain: packet.retain };
@@ -192,9 +236,6 @@ export class MqttLink {
       }
     });
 
-    const onAbort = () => void this.stop();
-    signal?.addEventListener("abort", onAbort, { once: true });
-
     return new Promise<void>((resolve, reject) => {
       const timeoutMs = (o.connectTimeoutMs ?? 5000) + 500;
       const timer = setTimeout(() => {
@@ -207,6 +248,12 @@ export class MqttLink {
         resolve();
       };
       const onError = (err: Error) => {
+        if (version === 5 && isUnsupportedProtocol(err)) {
+          cleanup();
+          client.end(true);
+          reject(new UnsupportedProtocol());
+          return;
+        }
         // Authentication and TLS failures are final: don't keep the user waiting.
         const code = (err as { code?: number | string }).code;
         if (code === 4 || code === 5 || code === 134 || code === 135 || /certificate|self.signed|TLS/i.test(err.message)) {
@@ -244,7 +291,7 @@ export class MqttLink {
   /** Routes messages matching `filter` to `handler`; the subscription is restored after every reconnect. */
   subscribe(filter: string, handler: (m: MqttMessage) => void): void {
     this.subs.push({ filter, handler });
-    if (this.client?.connected) this.client.subscribe(filter, { qos: 1 });
+    if (this.client?.connected) this.client.subscribe(filter, this.subscribeOptions());
   }
 
   /** Like subscribe, but resolves once the broker has acknowledged the subscription (SUBACK). */
@@ -253,7 +300,7 @@ export class MqttLink {
     const c = this.client;
     if (!c?.connected) return Promise.resolve();
     return new Promise((resolve, reject) =>
-      c.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve()))
+      c.subscribe(filter, this.subscribeOptions(), (err) => (err ? reject(err) : resolve()))
     );
   }
 
