@@ -111,13 +111,20 @@ simCliTest("write-hold and set change the inverter; echo verified", async (sim, 
   r = await cli(["set", "ac_charge", "off", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sim.holdings[21], 62292);
+  // booleans as the issue defines them: 1 t true y yes on (any case) are true, anything else false
+  r = await cli(["set", "forced_discharge", "YES", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sim.holdings[21], 62292 | 0x400);
+  r = await cli(["set", "forced_discharge", "banana", ...t]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /forced_discharge off/);
+  assert.equal(sim.holdings[21], 62292);
 });
 
 simCliTest("usage errors exit 2, name the value and send nothing", async (sim, t) => {
   const cases: [string[], RegExp][] = [
     [["set", "charge_pct", "150"], /150/],
     [["set", "charge_pct", "50.5"], /50\.5/],
-    [["set", "ac_charge", "banana"], /banana/],
     [["set", "bogus", "1"], /bogus/],
     [["write-hold", "64", "70000"], /70000/],
     [["write-hold", "abc", "1"], /abc/],

@@ -219,9 +219,6 @@ function parseSerial(flag: string, text: string): string {
   return text;
 }
 
-const TRUE_WORDS = ["1", "t", "true", "y", "yes", "on"];
-const FALSE_WORDS = ["0", "f", "false", "n", "no", "off"];
-
 // ---------------------------------------------------------------------------------------------------------
 // Output helpers
 
@@ -506,11 +503,11 @@ export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext
     program
       .command("set")
       .description(
-        "run a named command: ac_charge, forced_discharge, charge_priority (on/off), " +
+        "run a named command: ac_charge, forced_discharge, charge_priority (1 t true y yes on = on, anything else off), " +
           "charge_pct, discharge_pct, charge_amount_pct (0–100)",
       )
       .argument("<command>", "command name")
-      .argument("<value>", "on/off (1/0, true/false, yes/no) or an integer percentage"),
+      .argument("<value>", "boolean (1 t true y yes on, case-insensitive, are true; anything else false) or an integer 0–100"),
   ).action(async (name: string, valueText: string, o: unknown) => {
     const opts = o as CommonOpts & { json?: boolean };
     const { NAMED_COMMANDS, planCommand } = await import("../lxp/commands.ts");
@@ -523,16 +520,6 @@ export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext
       throw new CliError(ExitCode.usage, msg);
     }
     const plan = planned.plan;
-    if (plan.kind === "setBit") {
-      // The CLI is stricter than MQTT (where anything else means off): an unknown word is a usage error.
-      const w = valueText.trim().toLowerCase();
-      if (!TRUE_WORDS.includes(w) && !FALSE_WORDS.includes(w)) {
-        throw new CliError(
-          ExitCode.usage,
-          `${name}: value must be on/off (${[...TRUE_WORDS, ...FALSE_WORDS].join(", ")}), got "${valueText}"`,
-        );
-      }
-    }
     if (plan.kind !== "setBit" && plan.kind !== "write") {
       throw new CliError(ExitCode.usage, `${name} is not a set command`);
     }
