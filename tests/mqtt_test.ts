@@ -88,6 +88,16 @@ Deno.test("MqttLink start rejects with exit code 5 when nothing listens", async 
   await link.stop();
 });
 
+Deno.test("an unreadable TLS file is a config error (exit 3) naming the key and path", async () => {
+  const link = new MqttLink({ uri: "mqtts://127.0.0.1:8883", ca: "/nonexistent/ca.pem" }, silentLogger);
+  await assert.rejects(link.start(), (e: { code: number; message: string }) => {
+    assert.equal(e.code, 3);
+    assert.match(e.message, /\[mqtt\] ca: cannot read "\/nonexistent\/ca.pem"/);
+    return true;
+  });
+  await link.stop();
+});
+
 Deno.test("embedded broker works with mosquitto_pub/sub and the MqttLink", async () => {
   const broker = new EmbeddedBroker({ host: "127.0.0.1", port: 0 }, silentLogger);
   const { port, url } = await broker.start();

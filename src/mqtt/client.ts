@@ -34,6 +34,14 @@ export interface MqttLinkOptions {
 
 class UnsupportedProtocol extends Error {}
 
+function readPem(key: string, path: string): Buffer {
+  try {
+    return Deno.readFileSync(path) as unknown as Buffer;
+  } catch (err) {
+    throw new CliError(ExitCode.config, `[mqtt] ${key}: cannot read "${path}": ${(err as Error).message}`);
+  }
+}
+
 /** CONNACK "unacceptable protocol version" (3.1.1: 1) / "unsupported protocol version" (5: 132). */
 function isUnsupportedProtocol(err: Error): boolean {
   const code = (err as { code?: number }).code;
@@ -185,9 +193,9 @@ export class MqttLink {
     };
     if (o.username) opts.username = o.username;
     if (o.password) opts.password = o.password;
-    if (o.ca) opts.ca = Deno.readFileSync(o.ca) as unknown as Buffer;
-    if (o.cert) opts.cert = Deno.readFileSync(o.cert) as unknown as Buffer;
-    if (o.key) opts.key = Deno.readFileSync(o.key) as unknown as Buffer;
+    if (o.ca) opts.ca = readPem("ca", o.ca);
+    if (o.cert) opts.cert = readPem("cert", o.cert);
+    if (o.key) opts.key = readPem("key", o.key);
     if (o.will) opts.will = { ...o.will, payload: new TextEncoder().encode(o.will.payload) as unknown as Buffer };
 
     const where = redactUri(o.uri);
