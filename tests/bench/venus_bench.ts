@@ -6,7 +6,14 @@
 // buffering; a hand-rolled reader takes the time once per read() (all packets in that chunk share it), so the
 // measurement adds no parsing delay in front of the stamp and costs almost no CPU in the measuring process.
 //
-// Run: deno run -A tests/bench/venus_bench.ts [--seconds 5] [--rates 100,1000,5000]
+// CPU is read from /proc over each rate's window (sending + drain). An idle window of the same length with no
+// changes is measured first; "net" figures subtract that idle CPU rate × the window's wall time, so they show
+// the cost of the changes themselves and "raw" shows what the process really spent.
+//
+// Run: deno run -A tests/bench/venus_bench.ts [--seconds 5] [--rates 100,1000,5000] [--cpu-prof DIR]
+//   --cpu-prof DIR: a V8 CPU profile of the bridge for the idle window and each rate
+//   (DIR/venus-bridge-idle.cpuprofile, DIR/venus-bridge-<n>-<rate>.cpuprofile; summarise them with
+//   tests/bench/cpuprofile_summary.ts). The profiler adds CPU: don't compare figures from such a run.
 
 import { startDbusDaemon } from "../helpers/dbus_daemon.ts";
 import { startMosquitto } from "../helpers/mosquitto.ts";
@@ -26,7 +33,18 @@ export interface RateFigures {
   maxMs: number;
   lastValuesOk: boolean;
   missingLast: number;
+  /** Wall time over which CPU was counted (sending + drain), seconds. */
+  windowSeconds: number;
+  /** Bridge CPU s per 10,000 changes, raw. */
   cpuSecondsPer10k: number;
+  /** Same, minus the idle CPU rate × windowSeconds. */
+  netCpuSecondsPer10k: number;
+  /** Share of the raw CPU spent in the kernel (stime). */
+  sysShare: number;
+  /** CPU seconds by bridge thread name over the window. */
+  threads: Record<string, number>;
+  /** Context switches of the bridge process per change (voluntary + involuntary, all threads). */
+  switchesPerChange: number;
 }
 
 export interface VenusBenchResult {
@@ -34,6 +52,10 @@ export interface VenusBenchResult {
   fullPublishCompletedMs: number;
   fullPublishTopics: number;
   rates: RateFigures[];
+  /** Bridge CPU while nothing changes: CPU s per wall s (×100 = % of one core). */
+  idleCpuPerSecond: number;
+  /** Context switches per second while idle (all threads). */
+  idleSwitchesPerSecond: number;
   rssMb: number;
   peakRssMb: number;
 }
@@ -204,9 +226,44 @@ class Worker {
 
 const CLK_TCK = 100;
 function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.sys;
+}
+function cpuTimes(pid: number): { user: number; sys: number } {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime + stime
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK }; // utime, stime
+}
+/** CPU seconds by thread name (threads of one name summed; only live threads). */
+function threadCpu(pid: number): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[0-9]+$/, "#");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      m.set(name, (m.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK);
+    } catch { /* thread gone */ }
+  }
+  return m;
+}
+function threadDelta(a: Map<string, number>, b: Map<string, number>): Record<string, number> {
+  const o: Record<string, number> = {};
+  for (const [k, v] of b) if (v - (a.get(k) ?? 0) > 0) o[k] = +(v - (a.get(k) ?? 0)).toFixed(2);
+  return o;
+}
+
+/** Voluntary + involuntary context switches of every thread of the process. */
+function switches(pid: number): number {
+  let n = 0;
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const s = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/status`);
+      n += Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(s)?.[1] ?? 0);
+      n += Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(s)?.[1] ?? 0);
+    } catch { /* thread gone */ }
+  }
+  return n;
 }
 function rssMb(pid: number): { rss: number; hwm: number } {
   const s = Deno.readTextFileSync(`/proc/${pid}/status`);
@@ -217,7 +274,9 @@ function rssMb(pid: number): { rss: number; hwm: number } {
 const pct = (sorted: number[], p: number) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runVenusBench(o: { seconds?: number; rates?: number[] } = {}): Promise<VenusBenchResult> {
+export async function runVenusBench(
+  o: { seconds?: number; rates?: number[]; cpuProfDir?: string } = {},
+): Promise<VenusBenchResult> {
   const seconds = o.seconds ?? 5;
   const rates = o.rates ?? [100, 1000, 5000];
   const bus = await startDbusDaemon();
@@ -228,6 +287,12 @@ export async function runVenusBench(o: { seconds?: number; rates?: number[] } = 
   try {
     await sim.next();
     bridge = Worker.spawn("./venus_bridge_worker.ts", [bus.address, broker.url, PORTAL]);
+    const b = bridge;
+    const prof = async (cmd: "prof-start" | "prof-stop", name = "") => {
+      if (!o.cpuProfDir) return;
+      await b.send({ cmd, file: `${o.cpuProfDir}/venus-bridge-${name}.cpuprofile` });
+      await b.next();
+    };
     const ready = await bridge.next() as { items: number };
     if (ready.items < ITEMS) throw new Error(`bridge sees ${ready.items} items, expected ≥ ${ITEMS}`);
 
@@ -263,14 +328,28 @@ export async function runVenusBench(o: { seconds?: number; rates?: number[] } = 
     const fullPublishCompletedMs = completedAt - t0;
     await sleep(500);
 
+    // ---- idle baseline: the same window length, no changes
+    phase = "rate";
+    await prof("prof-start");
+    const idle0 = { cpu: cpuSeconds(bridge.pid), sw: switches(bridge.pid), t: performance.now() };
+    await sleep(seconds * 1000);
+    const idleWall = (performance.now() - idle0.t) / 1000;
+    const idleCpuPerSecond = (cpuSeconds(bridge.pid) - idle0.cpu) / idleWall;
+    const idleSwitchesPerSecond = (switches(bridge.pid) - idle0.sw) / idleWall;
+    await prof("prof-stop", "idle");
+
     // ---- rates
     const out: RateFigures[] = [];
-    phase = "rate";
-    for (const rate of rates) {
+    for (const [ri, rate] of rates.entries()) {
       lat = [];
       received = 0;
       latest.clear();
+      await prof("prof-start");
       const cpu0 = cpuSeconds(bridge.pid);
+      const sys0 = cpuTimes(bridge.pid).sys;
+      const sw0 = switches(bridge.pid);
+      const th0 = threadCpu(bridge.pid);
+      const w0 = performance.now();
       await sim.send({ cmd: "rate", rate, ms: seconds * 1000 });
       const r = await sim.next(seconds * 1000 + 60_000) as { sent: number; last: Record<string, number> };
       // drain: wait until every last value arrived (or 5 s)
@@ -279,6 +358,11 @@ export async function runVenusBench(o: { seconds?: number; rates?: number[] } = 
       while (missing() > 0 && Date.now() < drainEnd) await sleep(20);
       await sleep(200);
       const cpu = cpuSeconds(bridge.pid) - cpu0;
+      const sys = cpuTimes(bridge.pid).sys - sys0;
+      const sw = switches(bridge.pid) - sw0;
+      const threads = threadDelta(th0, threadCpu(bridge.pid));
+      const windowSeconds = (performance.now() - w0) / 1000;
+      await prof("prof-stop", `${ri + 1}-${rate}`);
       const sorted = lat.slice().sort((a, b) => a - b);
       const miss = missing();
       out.push({
@@ -292,11 +376,25 @@ export async function runVenusBench(o: { seconds?: number; rates?: number[] } = 
         maxMs: sorted[sorted.length - 1],
         lastValuesOk: miss === 0,
         missingLast: miss,
+        windowSeconds,
         cpuSecondsPer10k: cpu / (r.sent / 10_000),
+        netCpuSecondsPer10k: (cpu - idleCpuPerSecond * windowSeconds) / (r.sent / 10_000),
+        sysShare: cpu > 0 ? sys / cpu : 0,
+        threads,
+        switchesPerChange: sw / r.sent,
       });
     }
     const mem = rssMb(bridge.pid);
-    return { fullPublishMs, fullPublishCompletedMs, fullPublishTopics: total, rates: out, rssMb: mem.rss, peakRssMb: mem.hwm };
+    return {
+      fullPublishMs,
+      fullPublishCompletedMs,
+      fullPublishTopics: total,
+      rates: out,
+      idleCpuPerSecond,
+      idleSwitchesPerSecond,
+      rssMb: mem.rss,
+      peakRssMb: mem.hwm,
+    };
   } finally {
     await sub.close().catch(() => {});
     await sim.send({ cmd: "stop" }).catch(() => {});
@@ -313,15 +411,21 @@ function report(r: VenusBenchResult): string {
     `Venus bridge benchmark: sim venus --scale ${SCALE} (${ITEMS} load items + base system), private dbus-daemon, mosquitto`,
     `full publish: last of the ${ITEMS} load messages ${f(r.fullPublishMs, 1)} ms after the keep-alive ` +
       `(full_publish_completed at ${f(r.fullPublishCompletedMs, 1)} ms, ${r.fullPublishTopics} messages)   target ≤ 150 ms`,
-    `rate      secs  sent     recv     delivered  p50 ms  p99 ms  max ms  last values  CPU s/10k changes`,
+    `idle: bridge CPU ${f(r.idleCpuPerSecond * 100, 2)} % of a core, ${f(r.idleSwitchesPerSecond, 1)} context switches/s`,
+    `rate      secs  sent     recv     delivered  p50 ms  p99 ms  max ms  last values  CPU s/10k raw   net  sys %  switches/change`,
   ];
   for (const x of r.rates) {
     lines.push(
       `${String(x.rate).padEnd(9)} ${String(x.seconds).padEnd(5)} ${String(x.sent).padEnd(8)} ${String(x.received).padEnd(8)} ` +
         `${f(x.delivered * 100, 1).padStart(6)} %   ${f(x.p50Ms).padStart(6)}  ${f(x.p99Ms).padStart(6)}  ${f(x.maxMs).padStart(6)}  ` +
-        `${x.lastValuesOk ? "all" : `${x.missingLast} missing`}`.padEnd(11) + `  ${f(x.cpuSecondsPer10k, 3)}`,
+        `${x.lastValuesOk ? "all" : `${x.missingLast} missing`}`.padEnd(11) + `  ${f(x.cpuSecondsPer10k, 3).padStart(13)} ` +
+        `${f(x.netCpuSecondsPer10k, 3).padStart(5)}  ${f(x.sysShare * 100, 0).padStart(4)}   ${f(x.switchesPerChange, 2).padStart(6)}`,
     );
   }
+  lines.push(
+    "bridge CPU s by thread: " +
+      r.rates.map((x) => `${x.rate}/s ${Object.entries(x.threads).map(([k, v]) => `${k} ${v}`).join(", ")}`).join(" | "),
+  );
   lines.push(`bridge RSS ${f(r.rssMb, 1)} MB (peak ${f(r.peakRssMb, 1)} MB)   targets: p99 ≤ 5 ms @1000/s, ≤ 20 ms @5000/s; ≤ 0.6 CPU s/10k; RSS ≤ 150 MB`);
   return lines.join("\n");
 }
@@ -334,7 +438,7 @@ if (import.meta.main) {
   };
   const seconds = Number(get("--seconds") ?? 5);
   const rates = (get("--rates") ?? "100,1000,5000").split(",").map(Number);
-  const r = await runVenusBench({ seconds, rates });
+  const r = await runVenusBench({ seconds, rates, cpuProfDir: get("--cpu-prof") });
   if (args.includes("--json")) console.log(JSON.stringify(r, null, 2));
   else console.log(report(r));
 }

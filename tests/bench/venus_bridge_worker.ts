@@ -1,4 +1,7 @@
 // Benchmark helper process: MqttLink + VenusBridge only, so its CPU time and RSS can be read from /proc.
+// stdin takes JSON lines: {"cmd":"prof-start"} / {"cmd":"prof-stop","file":"…"} (V8 CPU profile of the
+// window between them, through node:inspector; answers {"ok":true}). The process exits when stdin closes.
+import { Session } from "node:inspector";
 import { silentLogger } from "../../src/log.ts";
 import { MqttLink } from "../../src/mqtt/client.ts";
 import { VenusBridge } from "../../src/bridges/venus_bridge.ts";
@@ -14,7 +17,36 @@ const bridge = new VenusBridge({
 await bridge.start();
 const out = (o: unknown) => Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(o) + "\n"));
 out({ ready: true, services: bridge.stats.services, items: bridge.stats.items });
-for await (const _ of Deno.stdin.readable) { /* run until stdin closes */ }
+
+let session: Session | undefined;
+const post = (method: string, params?: object) =>
+  new Promise<any>((resolve, reject) =>
+    session!.post(method, params ?? {}, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r)))
+  );
+let buf = "";
+const dec = new TextDecoder();
+for await (const chunk of Deno.stdin.readable) {
+  buf += dec.decode(chunk, { stream: true });
+  let i;
+  while ((i = buf.indexOf("\n")) >= 0) {
+    const cmd = JSON.parse(buf.slice(0, i));
+    buf = buf.slice(i + 1);
+    if (cmd.cmd === "prof-start") {
+      session ??= new Session();
+      session.connect();
+      await post("Profiler.enable");
+      await post("Profiler.setSamplingInterval", { interval: 100 });
+      await post("Profiler.start");
+      out({ ok: true });
+    } else if (cmd.cmd === "prof-stop" && session) {
+      const r = await post("Profiler.stop");
+      Deno.writeTextFileSync(cmd.file, JSON.stringify(r.profile));
+      await post("Profiler.disable");
+      session.disconnect();
+      out({ ok: true });
+    }
+  }
+}
 await bridge.stop();
 await mqtt.stop();
 Deno.exit(0);
