@@ -6,6 +6,7 @@
 
 import dbus from "dbus-next";
 import type { Logger } from "../log.ts";
+import { type BusConnection, createBusConnection, type DbusSignal } from "./dbus_conn.ts";
 import { CliError, ExitCode } from "../cli/exit_codes.ts";
 import {
   type DbusVariant,
@@ -126,11 +127,15 @@ export interface RawBusOptions {
   connectTimeoutMs?: number;
 }
 
-/** One connection to a bus. */
+/**
+ * One connection to a bus. BusItem signals arrive through the connection's fast path (dbus_conn.ts); all
+ * other messages through dbus-next's MessageBus.
+ */
 export class RawBus {
   readonly bus: MessageBus;
+  private readonly conn: BusConnection;
   private pending = new Map<number, Pending>();
-  private signalListeners = new Set<(m: DbusMessage) => void>();
+  private signalListeners = new Set<(m: DbusSignal) => void>();
   private closeListeners = new Set<() => void>();
   private closedFlag = false;
   readonly closed: Promise<void>;
@@ -138,9 +143,14 @@ export class RawBus {
 
   private constructor(address: string) {
     const authMethods = /^tcp:/.test(address) ? ["ANONYMOUS"] : ["EXTERNAL", "ANONYMOUS"];
-    this.bus = dbus.sessionBus({ busAddress: address, authMethods } as dbus.SessionBusOptions);
-    // deno-lint-ignore no-explicit-any
-    this.stream = (this.bus as any)._connection.stream;
+    this.conn = createBusConnection({
+      address,
+      authMethods,
+      fastInterface: BUS_ITEM,
+      onFastSignal: (s) => this.dispatchSignal(s),
+    });
+    this.bus = this.conn.bus;
+    this.stream = this.conn.stream;
     this.closed = new Promise<void>((resolve) => {
       const done = () => {
         if (this.closedFlag) return;
@@ -210,15 +220,25 @@ export class RawBus {
     return () => this.closeListeners.delete(l);
   }
 
-  onSignal(l: (m: DbusMessage) => void): () => void {
+  /** Every signal this connection receives (BusItem signals come as plain objects, others as Messages). */
+  onSignal(l: (m: DbusSignal) => void): () => void {
     this.signalListeners.add(l);
     return () => this.signalListeners.delete(l);
+  }
+
+  /** Messages through the fast signal path / through dbus-next, socket reads, signal listener errors. */
+  get wireStats(): { fast: number; slow: number; chunks: number; listenerErrors: number } {
+    return { ...this.conn.stats };
+  }
+
+  private dispatchSignal(s: DbusSignal): void {
+    for (const l of this.signalListeners) l(s);
   }
 
   private onMessage(m: DbusMessage): void {
     const type = m.type as number;
     if (type === MT_SIGNAL) {
-      for (const l of this.signalListeners) l(m);
+      this.dispatchSignal(m);
       return;
     }
     if (type === MT_METHOD_RETURN || type === MT_ERROR) {
@@ -357,7 +377,7 @@ export function isMethodCall(m: DbusMessage): boolean {
 }
 
 export { Message as DbusMessageClass, Variant as DbusVariantClass };
-export type { DbusMessage };
+export type { DbusMessage, DbusSignal };
 
 // ------------------------------------------------------------------------------------------------
 // BusItem calls
@@ -598,7 +618,7 @@ export class DbusLink {
   // ---------------------------------------------------------------------------------------------
   // Signals
 
-  private onSignal(m: DbusMessage): void {
+  private onSignal(m: DbusSignal): void {
     this.stats.signals++;
     if (m.interface === BUS_ITEM) {
       const names = this.byOwner.get(m.sender);
