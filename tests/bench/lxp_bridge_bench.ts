@@ -27,7 +27,8 @@ export async function runLxpBridgeBench(broker: "embedded" | "mosquitto", comman
   const cfg = await writeConfig(
     `[mqtt]\n${mosq ? `uri = ${mosq.url}` : `listen = 127.0.0.1:${port}`}\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = 0123456789\ndatalog = BA12345678\n[log]\nlevel = warn\n`,
   );
-  const serve = spawnCli(["-c", cfg.path, "serve"]);
+  // the same V8 flags as `deno task serve` / the compiled binary
+  const serve = spawnCli(["-c", cfg.path, "serve"], { denoArgs: ["--v8-flags=--max-semi-space-size=4"] });
   const link = new MqttLink({ uri: `mqtt://127.0.0.1:${port}` }, silentLogger);
   try {
     const start = Date.now();

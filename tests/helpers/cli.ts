@@ -11,9 +11,9 @@ export interface CliResult {
   stderr: string;
 }
 
-function spawn(args: string[], env?: Record<string, string>): Deno.ChildProcess {
+function spawn(args: string[], env?: Record<string, string>, denoArgs: string[] = []): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
+    args: ["run", "-A", "--quiet", ...denoArgs, MAIN, ...args],
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
@@ -35,8 +35,8 @@ export async function runCli(args: string[], opts: { env?: Record<string, string
 }
 
 /** A long-running CLI process (serve, sim …) whose stderr/stdout lines can be awaited. */
-export function spawnCli(args: string[], opts: { env?: Record<string, string> } = {}) {
-  const child = spawn(args, opts.env);
+export function spawnCli(args: string[], opts: { env?: Record<string, string>; denoArgs?: string[] } = {}) {
+  const child = spawn(args, opts.env, opts.denoArgs);
   const out = collectLines([child.stdout, child.stderr], 15000);
   return {
     pid: child.pid,
