@@ -11,6 +11,8 @@ export interface DbusDaemon {
 export interface DbusDaemonOptions {
   /** Listen on loopback TCP with ANONYMOUS auth instead of a unix socket. */
   tcp?: boolean;
+  /** Listen on a Linux abstract unix socket (unix:abstract=…). */
+  abstract?: boolean;
 }
 
 function freePort(): number {
@@ -71,7 +73,11 @@ export async function startDbusDaemon(opts: DbusDaemonOptions = {}): Promise<Dbu
   const dir = await Deno.makeTempDir({ prefix: "ess2mqtt-dbus-" });
   const tcp = opts.tcp ?? false;
   const port = tcp ? freePort() : 0;
-  const listen = tcp ? `tcp:host=127.0.0.1,port=${port}` : `unix:path=${dir}/bus`;
+  const listen = tcp
+    ? `tcp:host=127.0.0.1,port=${port}`
+    : opts.abstract
+    ? `unix:abstract=${dir}/abstract-bus`
+    : `unix:path=${dir}/bus`;
   const confPath = `${dir}/bus.conf`;
   await Deno.writeTextFile(confPath, config(listen, tcp));
   let child: Deno.ChildProcess | undefined;
