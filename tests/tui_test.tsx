@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import React from "react";
 import { render } from "ink-testing-library";
 import { Dashboard } from "../src/tui/app.tsx";
 import { applyMessage, dbusTree, emptyState, holdingRows } from "../src/tui/state.ts";

@@ -61,7 +61,7 @@ function DbusPane({ state, offset, rows }: { state: DashboardState; offset: numb
   for (const g of dbusTree(state)) {
     lines.push({ key: g.service, text: <Text bold color="cyan">{g.service}</Text> });
     for (const it of g.items) {
-      lines.push({ key: g.service + it.path, text: <Text>{"  "}{it.path.padEnd(40)} <Text color="green">{it.value}</Text></Text> });
+      lines.push({ key: g.service + it.path, text: <Text>  {it.path.padEnd(40)} <Text color="green">{it.value}</Text></Text> });
     }
   }
   if (!lines.length) return <Text dimColor>no D-Bus values yet (keep-alive is sent every 30 s)</Text>;

@@ -1,6 +1,5 @@
 // `ess2mqtt tui`: connects to the broker of the config, follows the bridges' topics and renders the dashboard.
 
-import React from "react";
 import { render } from "ink";
 import type { CliContext } from "../cli/main.ts";
 import { CliError, ExitCode } from "../cli/exit_codes.ts";
