@@ -42,7 +42,6 @@ export interface VenusBridgeOptions {
 interface Item {
   path: string;
   topic: string;
-  topicBytes?: Uint8Array;
   rel: string;
   levels?: string[];
   /** Last encoded payload, "" before the first value. */
@@ -87,7 +86,6 @@ export interface VenusBridgeStats {
 }
 
 const enc = new TextDecoder();
-const utf8 = new TextEncoder();
 
 /** The first non-loopback interface's MAC, lower-case hex without separators. */
 export function machineMac(): string | undefined {
@@ -254,7 +252,6 @@ export class VenusBridge {
 
   private setItemTopic(it: Item, type: string, instance: number) {
     it.topic = notificationTopic(this.portalId, type, instance, it.path);
-    it.topicBytes = undefined;
     it.rel = relativeTopic(type, instance, it.path);
     it.levels = undefined;
     it.matchGen = 0;
@@ -305,7 +302,7 @@ export class VenusBridge {
   }
 
   private send(it: Item, payload: string): void {
-    this.mqtt.publishFast(it.topicBytes ??= utf8.encode(it.topic), payload, true, it.topic);
+    this.mqtt.publishFast(it.topic, payload, true);
   }
 
   private clearTopic(topic: string): void {

@@ -2,6 +2,7 @@
 // subscriptions that survive reconnects, and per-filter message routing.
 
 import mqtt from "mqtt";
+import { Buffer } from "node:buffer";
 import type { IClientOptions, MqttClient } from "mqtt";
 import type { Logger } from "../log.ts";
 import { CliError, ExitCode } from "../cli/exit_codes.ts";
@@ -73,44 +74,83 @@ export function checkBrokerUri(uri: string): string | undefined {
 const utf8 = new TextEncoder();
 type RawSocket = { write(b: Uint8Array): boolean; writable?: boolean; destroyed?: boolean };
 
+/** True when every UTF-16 unit of `s` is ASCII (then its UTF-8 bytes are its char codes). */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /**
  * QoS-0 PUBLISH frames written straight onto mqtt.js's socket, all frames of one synchronous burst in one
  * write (flushed in a microtask: same tick, no time window). Going through mqtt.js costs ~30 µs of CPU per
  * publish and piles up a drain listener per packet under load (a 10,000-topic publish took ~250 ms; this
  * path ~140 ms). QoS-0 publishes carry no client state, and mqtt.js writes each of its packets
  * synchronously, so frames can't interleave with its own.
+ *
+ * Frames are encoded in place into one reusable buffer (ASCII topics and payloads char by char, no
+ * TextEncoder call, no per-frame allocation); a flush copies the pending bytes once into a Buffer for the
+ * socket. A burst larger than FLUSH_BYTES is written in pieces of about that size as it is encoded (in
+ * order, on the same socket), so the broker starts forwarding while the rest is still being encoded.
  */
 class BatchedQos0Writer {
-  private parts: Uint8Array[] = [];
-  private size = 0;
+  private buf = new Uint8Array(16384);
+  private len = 0;
   private scheduled = false;
+  static readonly FLUSH_BYTES = 65536;
   /** `version()`: MQTT 5 PUBLISH frames carry a properties length (0) after the topic. */
   constructor(private socket: () => RawSocket | undefined, private version: () => number) {}
 
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.len));
+    this.buf = grown;
+  }
+
   /** False when there is no usable socket (the caller falls back to mqtt.js). */
-  write(topic: Uint8Array, payload: string, retain: boolean): boolean {
+  write(topic: Uint8Array | string, payload: string | Uint8Array, retain: boolean): boolean {
     if (!this.scheduled && !this.socket()) return false;
-    const pay = utf8.encode(payload);
+    const topicText = typeof topic === "string";
+    const topicBytes = topicText ? (isAscii(topic) ? undefined : utf8.encode(topic)) : topic;
+    const payText = typeof payload === "string";
+    const payBytes = payText ? (isAscii(payload) ? undefined : utf8.encode(payload)) : payload;
+    const tl = topicBytes ? topicBytes.length : (topic as string).length;
+    const pl = payBytes ? payBytes.length : (payload as string).length;
     const props = this.version() === 5 ? 1 : 0;
-    const rem = 2 + topic.length + props + pay.length;
-    const hdr = rem < 128 ? 2 : rem < 16384 ? 3 : rem < 2097152 ? 4 : 5;
-    const f = new Uint8Array(hdr + rem);
-    f[0] = 0x30 | (retain ? 1 : 0);
-    let n = rem, i = 1;
+    const rem = 2 + tl + props + pl;
+    this.reserve(5 + rem);
+    const f = this.buf;
+    let i = this.len;
+    f[i++] = 0x30 | (retain ? 1 : 0);
+    let n = rem;
     do {
-      let b = n % 128;
+      let b = n & 0x7f;
       n = Math.floor(n / 128);
       if (n > 0) b |= 0x80;
       f[i++] = b;
     } while (n > 0);
-    f[i++] = topic.length >> 8;
-    f[i++] = topic.length & 0xff;
-    f.set(topic, i);
-    if (props) f[i + topic.length] = 0; // no properties
-    f.set(pay, i + topic.length + props);
-    this.parts.push(f);
-    this.size += f.length;
-    if (!this.scheduled) {
+    f[i++] = tl >> 8;
+    f[i++] = tl & 0xff;
+    if (topicBytes) {
+      f.set(topicBytes, i);
+      i += tl;
+    } else {
+      const t = topic as string;
+      for (let k = 0; k < tl; k++) f[i++] = t.charCodeAt(k);
+    }
+    if (props) f[i++] = 0; // no properties
+    if (payBytes) {
+      f.set(payBytes, i);
+      i += pl;
+    } else {
+      const p = payload as string;
+      for (let k = 0; k < pl; k++) f[i++] = p.charCodeAt(k);
+    }
+    this.len = i;
+    if (i >= BatchedQos0Writer.FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(() => this.flush());
     }
@@ -120,13 +160,13 @@ class BatchedQos0Writer {
   /** Writes what is pending now (so a publish through mqtt.js can't overtake earlier fast frames). */
   flush(): void {
     this.scheduled = false;
-    if (!this.parts.length) return;
-    const buf = new Uint8Array(this.size);
-    let off = 0;
-    for (const p of this.parts) buf.set(p, off), off += p.length;
-    this.parts = [];
-    this.size = 0;
-    this.socket()?.write(buf);
+    if (!this.len) return;
+    // A copy for the socket (it may hold on to what it is given); the encoding buffer is reused.
+    const out = Buffer.allocUnsafe(this.len);
+    out.set(this.buf.subarray(0, this.len));
+    this.len = 0;
+    if (this.buf.length > 4 * BatchedQos0Writer.FLUSH_BYTES) this.buf = new Uint8Array(16384);
+    this.socket()?.write(out);
   }
 }
 
@@ -329,14 +369,13 @@ export class MqttLink {
 
   /**
    * QoS-0 publish for high-rate notification streams: frames of one synchronous burst go out in one socket
-   * write. Stays in order with everything else published on this link (publish() writes pending fast
-   * frames first); falls back to publish() while offline.
-   * `topic` may be given pre-encoded (UTF-8) to save the encoding on hot paths.
+   * write (bursts over 64 KiB in pieces of about that size, in order). Stays in order with everything else
+   * published on this link (publish() writes pending fast frames first); falls back to publish() while
+   * offline. `topic` may be given pre-encoded (UTF-8; `topicText` then saves decoding it for the fallback).
    */
   publishFast(topic: string | Uint8Array, payload: string, retain: boolean, topicText?: string): void {
     if (this.stopped) return;
-    const bytes = typeof topic === "string" ? utf8.encode(topic) : topic;
-    if (this.qos0.write(bytes, payload, retain)) {
+    if (this.qos0.write(topic, payload, retain)) {
       this.stats.published++;
       return;
     }

@@ -14,8 +14,8 @@
 //   --v8-flags F: V8 flags for the bridge worker; default BRIDGE_V8_FLAGS, the flags of deno.json's serve, demo
 //   and compile tasks (young generation capped at 2×4 MB semi-spaces: RSS ~147 → ~106 MB at this scale,
 //   CPU per change unchanged within noise); --v8-flags "" runs V8's defaults
-//   --cpu-prof DIR: a V8 CPU profile of the bridge for the idle window and each rate
-//   (DIR/venus-bridge-idle.cpuprofile, DIR/venus-bridge-<n>-<rate>.cpuprofile; summarise them with
+//   --cpu-prof DIR: a V8 CPU profile of the bridge for the full publish, the idle window and each rate
+//   (DIR/venus-bridge-full.cpuprofile, DIR/venus-bridge-idle.cpuprofile, DIR/venus-bridge-<n>-<rate>.cpuprofile; summarise them with
 //   tests/bench/cpuprofile_summary.ts). The profiler adds CPU: don't compare figures from such a run.
 
 import { startDbusDaemon } from "../helpers/dbus_daemon.ts";
@@ -329,12 +329,14 @@ export async function runVenusBench(
     };
     await sub.connect(broker.port, `N/${PORTAL}/#`);
     await sleep(300);
+    await prof("prof-start");
     const t0 = performance.timeOrigin + performance.now();
     await publishOnce(broker.port, `R/${PORTAL}/keepalive`, "");
     const deadline = Date.now() + 30_000;
     while ((loadSeen < ITEMS || !completedAt) && Date.now() < deadline) await sleep(5);
     const fullPublishMs = lastLoadAt - t0;
     const fullPublishCompletedMs = completedAt - t0;
+    await prof("prof-stop", "full");
     await sleep(500);
 
     // ---- idle baseline: the same window length, no changes
