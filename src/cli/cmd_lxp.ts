@@ -351,9 +351,8 @@ function subgroup(program: ProgramWithGlobals, name: string, description: string
 }
 
 /** `lxp` when the dongle is known (flags or [lxp] host), else `mqtt` (through a running bridge). */
-async function defaultTransport(opts: CommonOpts & { ctx?: never }, ctx?: CliContext): Promise<string> {
+async function defaultTransport(opts: CommonOpts, ctx: CliContext): Promise<string> {
   if (opts.host !== undefined || opts.port !== undefined) return "lxp";
-  if (!ctx) return "lxp";
   const config = await ctx.loadConfig();
   return config.lxp?.host ? "lxp" : "mqtt";
 }
