@@ -6,8 +6,8 @@
 import type { Logger } from "../log.ts";
 import type { MqttLink, MqttMessage } from "../mqtt/client.ts";
 import { FN_READ_HOLD, FN_READ_INPUT, FN_WRITE_SINGLE, type Packet } from "../lxp/frame.ts";
-import { decodeInputReply, stringifyInputs } from "../lxp/inputs.ts";
-import { type CommandPlan, planCommand } from "../lxp/commands.ts";
+import { BLOCK_SIZE, BLOCK_START, decodeInputReply, stringifyInputs } from "../lxp/inputs.ts";
+import { type CommandPlan, NAMED_COMMANDS, planCommand } from "../lxp/commands.ts";
 import type { LxpClient } from "../lxp/client.ts";
 import { discoveryMessages } from "../lxp/discovery.ts";
 
@@ -25,13 +25,11 @@ export interface LxpBridgeOptions {
   commandTimeoutMs: number;
 }
 
-const INPUT_BLOCK_START: Record<number, number> = { 1: 0, 2: 40, 3: 80, 4: 120 };
 const decoder = new TextDecoder();
 
 /** Names of the command topics this bridge understands (`set_hold/<reg>` is a family). */
 export function isKnownCommand(name: string): boolean {
-  return ["ac_charge", "forced_discharge", "charge_priority", "charge_pct", "discharge_pct", "charge_amount_pct", "read_input", "read_hold"]
-    .includes(name) || /^set_hold\/[^/]*$/.test(name);
+  return [...NAMED_COMMANDS, "read_input", "read_hold"].includes(name) || /^set_hold\/[^/]*$/.test(name);
 }
 
 interface Job {
@@ -196,7 +194,7 @@ export class LxpBridge {
     const plan = job.plan;
     switch (plan.kind) {
       case "readInput":
-        await inverter.readInput(INPUT_BLOCK_START[plan.block], 40);
+        await inverter.readInput(BLOCK_START[plan.block], BLOCK_SIZE);
         return;
       case "readHold":
         await inverter.readHold(plan.register, plan.count);
