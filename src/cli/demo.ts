@@ -2,7 +2,7 @@
 // private bus (when dbus-daemon is installed), the embedded broker, and the bridges of `serve`.
 
 import type { CliContext } from "./main.ts";
-import type { Config } from "../config.ts";
+import { parseConfig } from "../config.ts";
 import { CliError, ExitCode } from "./exit_codes.ts";
 import { startServices } from "./cmd_serve.ts";
 import { InverterSimulator } from "../sim/inverter.ts";
@@ -45,34 +45,21 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
       }
     }
 
-    const config: Config = {
-      mqtt: {
-        uri: "",
-        prefix: "octolux",
-        listen: `127.0.0.1:${port}`,
-        username: "",
-        password: "",
-        client_id: "",
-        ca: "",
-        cert: "",
-        key: "",
-        reject_unauthorized: true,
-        discovery: true,
-        discovery_prefix: "homeassistant",
-      },
-      lxp: {
-        host: "127.0.0.1",
-        port: simPort,
-        serial,
-        datalog,
-        heartbeats: false,
-        connect_timeout: 5,
-        command_timeout: 10,
-        silence_timeout: 900,
-      },
-      dbus: dbusAddress ? { address: dbusAddress, portal_id: "", keepalive: 0, read_only: false } : undefined,
-      log: { level: "info" },
-    };
+    // The demo's configuration, validated like any config file (defaults come from the one schema).
+    const config = parseConfig({
+      fileName: "demo",
+      text: [
+        "[mqtt]",
+        `listen = 127.0.0.1:${port}`,
+        "discovery = true",
+        "[lxp]",
+        "host = 127.0.0.1",
+        `port = ${simPort}`,
+        `serial = ${serial}`,
+        `datalog = ${datalog}`,
+        ...(dbusAddress ? ["[dbus]", `address = "${dbusAddress}"`, "keepalive = 0"] : []),
+      ].join("\n"),
+    });
     let running;
     try {
       running = await startServices(config, logger, ctx.signal);
