@@ -10,7 +10,7 @@
 // changes is measured first; "net" figures subtract that idle CPU rate × the window's wall time, so they show
 // the cost of the changes themselves and "raw" shows what the process really spent.
 //
-// Run: deno run -A tests/bench/venus_bench.ts [--seconds 5] [--rates 100,1000,5000] [--cpu-prof DIR]
+// Run: deno run -A tests/bench/venus_bench.ts [--seconds 20] [--rates 100,1000,5000] [--cpu-prof DIR]
 //   --v8-flags F: V8 flags for the bridge worker; default BRIDGE_V8_FLAGS, the flags of deno.json's serve, demo
 //   and compile tasks (young generation capped at 2×4 MB semi-spaces: RSS ~147 → ~106 MB at this scale,
 //   CPU per change unchanged within noise); --v8-flags "" runs V8's defaults
@@ -282,7 +282,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runVenusBench(
   o: { seconds?: number; rates?: number[]; cpuProfDir?: string; v8Flags?: string } = {},
 ): Promise<VenusBenchResult> {
-  const seconds = o.seconds ?? 5;
+  const seconds = o.seconds ?? 20; // the issue: 20 s at each rate
   const rates = o.rates ?? [100, 1000, 5000];
   const bus = await startDbusDaemon();
   const broker = await startMosquitto();
@@ -448,7 +448,7 @@ if (import.meta.main) {
     const i = args.indexOf(k);
     return i >= 0 ? args[i + 1] : undefined;
   };
-  const seconds = Number(get("--seconds") ?? 5);
+  const seconds = Number(get("--seconds") ?? 20);
   const rates = (get("--rates") ?? "100,1000,5000").split(",").map(Number);
   const r = await runVenusBench({ seconds, rates, cpuProfDir: get("--cpu-prof"), v8Flags: get("--v8-flags") });
   if (args.includes("--json")) console.log(JSON.stringify(r, null, 2));
