@@ -4,6 +4,7 @@ import { LxpClient, type LxpClientOptions, LxpError } from "../src/lxp/client.ts
 import { type InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
 import type { Packet, TranslatedData } from "../src/lxp/frame.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
+import { until } from "./helpers/wait.ts";
 
 const DATALOG = "BA12345678";
 const SERIAL = "0123456789";
@@ -74,13 +75,6 @@ function withRig(name: string, fn: (r: Rig) => Promise<void>, simOpts: InverterS
   });
 }
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function rejectsWith(p: Promise<unknown>, kind: string): Promise<LxpError> {
   try {

@@ -4,6 +4,7 @@ import { EmbeddedBroker, parseListen } from "../src/mqtt/broker.ts";
 import { redactUri, topicMatches } from "../src/mqtt/topic.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
 import { mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
+import { until } from "./helpers/wait.ts";
 
 Deno.test("topicMatches follows MQTT wildcard rules", () => {
   assert.equal(topicMatches("a/+/c", "a/b/c"), true);
@@ -37,13 +38,6 @@ function collect(link: MqttLink, filter: string) {
   return got;
 }
 
-async function until(pred: () => boolean, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 Deno.test("MqttLink against mosquitto: pub/sub, retained, will, and resubscribe after broker restart", async () => {
   const broker = await startMosquitto();
@@ -66,9 +60,9 @@ Deno.test("MqttLink against mosquitto: pub/sub, retained, will, and resubscribe 
     let reconnects = 0;
     link.onConnect(() => reconnects++);
     await broker.restart();
-    await until(() => reconnects >= 1, 10000);
+    await until(() => reconnects >= 1, "reconnect", 10000);
     await mosquittoPub(broker.port, "in/y", "after");
-    await until(() => got.length === 2, 5000);
+    await until(() => got.length === 2, "message after restart", 5000);
     assert.equal(got[1].topic, "in/y");
   } finally {
     await link.stop();
@@ -188,7 +182,7 @@ Deno.test("publishFast encodes non-ASCII strings, large payloads and bursts over
         }
         sender.publishFast("burst/last", "", false);
         want.push("burst/last=");
-        await until(() => got.length === want.length, 20_000);
+        await until(() => got.length === want.length, "whole burst", 20_000);
         assert.deepEqual(got, want);
         assert.ok(retained.every((r) => r === false));
       } finally {

@@ -10,6 +10,11 @@ import { MqttLink } from "../src/mqtt/client.ts";
 import { VenusBridge } from "../src/bridges/venus_bridge.ts";
 import { PVINVERTER, VenusSim } from "../src/sim/venus.ts";
 import { variantToJson } from "../src/venus/topics.ts";
+import { sleep, until as waitUntil, withTimeout } from "./helpers/wait.ts";
+
+/** This file's waits default to 8 s (bus + broker round trips). */
+const until = (pred: () => boolean | Promise<boolean>, what: string, ms = 8000, dump?: () => unknown) =>
+  waitUntil(pred, what, ms, dump);
 
 const ID = "e0ff50a097c0";
 const TEST_TIMEOUT_MS = 40_000;
@@ -20,25 +25,8 @@ interface Got {
   retain: boolean;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms))),
-  ]);
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(pred: () => boolean, what: string, ms = 8000, dump?: () => unknown): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${dump ? `\n${JSON.stringify(dump(), null, 1).slice(0, 3000)}` : ""}`);
-    }
-    await sleep(10);
-  }
-}
 
 /** A watching MQTT client (MQTT 5 with retain-as-published, so live messages show the bridge's retain flag). */
 async function watcher(url: string, filters: string[]) {
@@ -392,7 +380,7 @@ test("bus restart and broker restart: reconnect and republish", async () => {
     // Broker restart: retained messages are lost (no persistence); the bridge republishes them.
     await r.broker.restart();
     await until(() => r.link.connected, "bridge reconnected");
-    await untilAsync(async () => (await retained(r.broker.url, `N/${ID}/pvinverter/20/Ac/Power`, 150)).size === 1, "republished");
+    await until(async () => (await retained(r.broker.url, `N/${ID}/pvinverter/20/Ac/Power`, 150)).size === 1, "republished");
     // Bus restart: the simulator and the bridge reconnect; changes flow again.
     await r.bus.restart();
     await until(() => r.bridge.link.stats.reconnects >= 1 && r.bridge.link.services.size === 5, "D-Bus back", 10000);
@@ -404,10 +392,3 @@ test("bus restart and broker restart: reconnect and republish", async () => {
   }
 });
 
-async function untilAsync(pred: () => Promise<boolean>, what: string, ms = 8000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}

@@ -5,24 +5,11 @@ import { memoryLogger, silentLogger } from "../src/log.ts";
 import { DbusLink, type DbusLinkHandlers, resolveBusAddress, type ServiceInfo } from "../src/venus/dbus.ts";
 import { PVINVERTER, type SimServiceDef, VenusSim } from "../src/sim/venus.ts";
 import { type JsonValue, jsonToVariant, variantToJson } from "../src/venus/topics.ts";
+import { until, withTimeout } from "./helpers/wait.ts";
 
 const TEST_TIMEOUT_MS = 30_000;
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms))),
-  ]);
-}
 
-async function until(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A bus + simulator + link, torn down by the returned stop(). */
 async function rig(o: { extra?: SimServiceDef[]; misbehaving?: boolean; tcp?: boolean; callTimeoutMs?: number } = {}) {

@@ -16,25 +16,14 @@ import {
 } from "../src/venus/dbus_wire.ts";
 import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
 import { BUS_ITEM, DbusMessageClass, type DbusSignal, RawBus } from "../src/venus/dbus.ts";
+import { until as waitUntil, withTimeout } from "./helpers/wait.ts";
+
+const until = (pred: () => boolean, what: string, ms = 10_000) => waitUntil(pred, what, ms);
 
 const { Variant, Message } = dbus;
 const TEST_TIMEOUT_MS = 30_000;
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms))),
-  ]);
-}
 
-async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A signal encoded by dbus-next's marshaller (what goes on the wire). */
 function encodeSignal(path: string, iface: string, member: string, signature: string, body: unknown[], serial = 7): Uint8Array {

@@ -1,5 +1,7 @@
 // A private dbus-daemon for one test: its own config, a socket in a temp dir, stopped by the test.
 
+import { freePort } from "./mosquitto.ts";
+
 export interface DbusDaemon {
   /** The address printed by the daemon (unix:path=…,guid=…), or tcp:host=127.0.0.1,port=… */
   address: string;
@@ -15,12 +17,6 @@ export interface DbusDaemonOptions {
   abstract?: boolean;
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 function config(listen: string, tcp: boolean): string {
   return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
