@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { type InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
 import { silentLogger } from "../src/log.ts";
+import { freePort } from "./helpers/mosquitto.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -176,9 +177,7 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (l.addr as Deno.NetAddr).port;
-    l.close();
+    const port = freePort();
     let r = await cli(["read-hold", "21", ...target(port)]);
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));

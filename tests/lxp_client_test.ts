@@ -5,6 +5,7 @@ import { type InverterSimOptions, InverterSimulator } from "../src/sim/inverter.
 import type { Packet, TranslatedData } from "../src/lxp/frame.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
 import { until } from "./helpers/wait.ts";
+import { freePort } from "./helpers/mosquitto.ts";
 
 const DATALOG = "BA12345678";
 const SERIAL = "0123456789";
@@ -315,10 +316,7 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    // find a free port by binding and closing it
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (l.addr as Deno.NetAddr).port;
-    l.close();
+    const port = freePort();
     const c = new LxpClient(
       { host: "127.0.0.1", port, datalog: DATALOG, serial: SERIAL, reconnectMinMs: 20, reconnectMaxMs: 50 },
       silentLogger,

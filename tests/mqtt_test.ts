@@ -111,7 +111,8 @@ Deno.test("embedded broker works with mosquitto_pub/sub and the MqttLink", async
   }
 });
 
-Deno.test("publishFast frames are well-formed on MQTT 5 (mosquitto) and 3.1.1 (embedded aedes), in order with publish()", async () => {
+/** Runs `fn` with a sender and a receiver link on mosquitto (MQTT 5) and on the embedded aedes (3.1.1). */
+async function onBothProtocols(fn: (sender: MqttLink, receiver: MqttLink) => Promise<void>) {
   const mosq = await startMosquitto();
   const embedded = new EmbeddedBroker({ host: "127.0.0.1", port: 0 }, silentLogger);
   const { url: embeddedUrl } = await embedded.start();
@@ -123,15 +124,7 @@ Deno.test("publishFast frames are well-formed on MQTT 5 (mosquitto) and 3.1.1 (e
         await sender.start();
         await receiver.start();
         assert.equal(sender.protocolVersion, version);
-        const got: string[] = [];
-        await receiver.subscribeAsync("fast/#", (m) => got.push(`${m.topic}=${new TextDecoder().decode(m.payload)}`));
-        const long = "x".repeat(300); // a two-byte remaining length
-        sender.publishFast("fast/a", "1", false);
-        sender.publishFast(new TextEncoder().encode("fast/b/ü"), long, false, "fast/b/ü");
-        sender.publish("fast/c", "via mqtt.js");
-        sender.publishFast("fast/d", "", false);
-        await until(() => got.length === 4);
-        assert.deepEqual(got, ["fast/a=1", `fast/b/ü=${long}`, "fast/c=via mqtt.js", "fast/d="]);
+        await fn(sender, receiver);
       } finally {
         await sender.stop();
         await receiver.stop();
@@ -141,59 +134,55 @@ Deno.test("publishFast frames are well-formed on MQTT 5 (mosquitto) and 3.1.1 (e
     await embedded.stop();
     await mosq.stop();
   }
+}
+
+Deno.test("publishFast frames are well-formed on MQTT 5 (mosquitto) and 3.1.1 (embedded aedes), in order with publish()", async () => {
+  await onBothProtocols(async (sender, receiver) => {
+    const got: string[] = [];
+    await receiver.subscribeAsync("fast/#", (m) => got.push(`${m.topic}=${new TextDecoder().decode(m.payload)}`));
+    const long = "x".repeat(300); // a two-byte remaining length
+    sender.publishFast("fast/a", "1", false);
+    sender.publishFast(new TextEncoder().encode("fast/b/ü"), long, false, "fast/b/ü");
+    sender.publish("fast/c", "via mqtt.js");
+    sender.publishFast("fast/d", "", false);
+    await until(() => got.length === 4);
+    assert.deepEqual(got, ["fast/a=1", `fast/b/ü=${long}`, "fast/c=via mqtt.js", "fast/d="]);
+  });
 });
 
 Deno.test("publishFast encodes non-ASCII strings, large payloads and bursts over 64 KiB in order (MQTT 5 and 3.1.1)", async () => {
-  const mosq = await startMosquitto();
-  const embedded = new EmbeddedBroker({ host: "127.0.0.1", port: 0 }, silentLogger);
-  const { url: embeddedUrl } = await embedded.start();
-  try {
-    for (const [url, version] of [[mosq.url, 5], [embeddedUrl, 4]] as const) {
-      const sender = new MqttLink({ uri: url }, silentLogger);
-      const receiver = new MqttLink({ uri: url }, silentLogger);
-      try {
-        await sender.start();
-        await receiver.start();
-        assert.equal(sender.protocolVersion, version);
-        const got: string[] = [];
-        const retained: boolean[] = [];
-        await receiver.subscribeAsync("burst/#", (m) => {
-          got.push(`${m.topic}=${new TextDecoder().decode(m.payload)}`);
-          retained.push(m.retain);
-        });
-        const want: string[] = [];
-        // Non-ASCII topic and payload given as strings (UTF-8 through TextEncoder), a surrogate pair included.
-        sender.publishFast("burst/ü/€", '{"value": "😀 ß"}', false);
-        want.push('burst/ü/€={"value": "😀 ß"}');
-        // A payload needing a three-byte remaining length.
-        const big = "y".repeat(20_000);
-        sender.publishFast("burst/big", big, false);
-        want.push(`burst/big=${big}`);
-        // 3,000 frames of ~100 bytes in one synchronous burst (> 64 KiB: written in pieces), with a
-        // publish() through mqtt.js in the middle that must keep its place.
-        for (let i = 0; i < 3000; i++) {
-          if (i === 1500) {
-            sender.publish("burst/middle", "via mqtt.js");
-            want.push("burst/middle=via mqtt.js");
-          }
-          const payload = `{"value": ${i}, "pad": "${"p".repeat(70)}"}`;
-          sender.publishFast(`burst/n/${i % 7}`, payload, false);
-          want.push(`burst/n/${i % 7}=${payload}`);
-        }
-        sender.publishFast("burst/last", "", false);
-        want.push("burst/last=");
-        await until(() => got.length === want.length, "whole burst", 20_000);
-        assert.deepEqual(got, want);
-        assert.ok(retained.every((r) => r === false));
-      } finally {
-        await sender.stop();
-        await receiver.stop();
+  await onBothProtocols(async (sender, receiver) => {
+    const got: string[] = [];
+    const retained: boolean[] = [];
+    await receiver.subscribeAsync("burst/#", (m) => {
+      got.push(`${m.topic}=${new TextDecoder().decode(m.payload)}`);
+      retained.push(m.retain);
+    });
+    const want: string[] = [];
+    // Non-ASCII topic and payload given as strings (UTF-8 through TextEncoder), a surrogate pair included.
+    sender.publishFast("burst/ü/€", '{"value": "😀 ß"}', false);
+    want.push('burst/ü/€={"value": "😀 ß"}');
+    // A payload needing a three-byte remaining length.
+    const big = "y".repeat(20_000);
+    sender.publishFast("burst/big", big, false);
+    want.push(`burst/big=${big}`);
+    // 3,000 frames of ~100 bytes in one synchronous burst (> 64 KiB: written in pieces), with a
+    // publish() through mqtt.js in the middle that must keep its place.
+    for (let i = 0; i < 3000; i++) {
+      if (i === 1500) {
+        sender.publish("burst/middle", "via mqtt.js");
+        want.push("burst/middle=via mqtt.js");
       }
+      const payload = `{"value": ${i}, "pad": "${"p".repeat(70)}"}`;
+      sender.publishFast(`burst/n/${i % 7}`, payload, false);
+      want.push(`burst/n/${i % 7}=${payload}`);
     }
-  } finally {
-    await embedded.stop();
-    await mosq.stop();
-  }
+    sender.publishFast("burst/last", "", false);
+    want.push("burst/last=");
+    await until(() => got.length === want.length, "whole burst", 20_000);
+    assert.deepEqual(got, want);
+    assert.ok(retained.every((r) => r === false));
+  });
 });
 
 Deno.test("MQTT 5 retain-as-published: a message published retained is flagged even when delivered live", async () => {
