@@ -7,10 +7,10 @@ import dbus from "dbus-next";
 import marshallCompat from "dbus-next/lib/marshall-compat.js";
 import messageCodec from "dbus-next/lib/message.js";
 import {
-  decodeHeader,
-  decodeMessage,
   DbusMessageSplitter,
   DbusWireError,
+  decodeHeader,
+  decodeMessage,
   messageLength,
   parseSignatureCached,
 } from "../src/venus/dbus_wire.ts";
@@ -23,10 +23,15 @@ const until = (pred: () => boolean, what: string, ms = 10_000) => waitUntil(pred
 const { Variant, Message } = dbus;
 const TEST_TIMEOUT_MS = 30_000;
 
-
-
 /** A signal encoded by dbus-next's marshaller (what goes on the wire). */
-function encodeSignal(path: string, iface: string, member: string, signature: string, body: unknown[], serial = 7): Uint8Array {
+function encodeSignal(
+  path: string,
+  iface: string,
+  member: string,
+  signature: string,
+  body: unknown[],
+  serial = 7,
+): Uint8Array {
   const m = Message.newSignal(path, iface, member, signature, body);
   m.serial = serial;
   const [data] = marshallCompat.marshallMessage(m);
@@ -45,7 +50,9 @@ type Typed = { sig: string; value: unknown };
 
 const str = fc.string({ maxLength: 12 }).filter((s) => !s.includes("\0"));
 const key = str.filter((s) => s !== "__proto__");
-const objPath = fc.array(fc.stringMatching(/^[A-Za-z0-9_]{1,6}$/), { maxLength: 3 }).map((p) => "/" + p.join("/"));
+const objPath = fc.array(fc.stringMatching(/^[A-Za-z0-9_]{1,6}$/), { maxLength: 3 }).map((p) =>
+  "/" + p.join("/")
+);
 
 const basic: fc.Arbitrary<Typed> = fc.oneof(
   fc.integer({ min: 0, max: 255 }).map((v) => ({ sig: "y", value: v })),
@@ -75,13 +82,33 @@ function typed(depth: number): fc.Arbitrary<Typed> {
   return fc.oneof(
     { weight: 3, arbitrary: basic },
     inner.map((t) => ({ sig: "v", value: new Variant(t.sig, t.value) })),
-    fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 9 }).map((a) => ({ sig: "ay", value: Buffer.from(a) })),
+    fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 9 }).map((a) => ({
+      sig: "ay",
+      value: Buffer.from(a),
+    })),
     // homogeneous arrays: one element type, several values
-    basic.chain((t) => fc.array(ofSig(t.sig, 0), { maxLength: 4 }).map((rest) => ({ sig: "a" + t.sig, value: [t.value, ...rest] }))),
-    fc.array(inner.map((t) => new Variant(t.sig, t.value)), { maxLength: 3 }).map((a) => ({ sig: "av", value: a })),
-    fc.array(fc.tuple(fc.integer({ min: -5, max: 5 }), str), { maxLength: 3 }).map((a) => ({ sig: "a(is)", value: a })),
-    fc.dictionary(key, inner.map((t) => new Variant(t.sig, t.value)), { maxKeys: 4 }).map((o) => ({ sig: "a{sv}", value: { ...o } })),
-    fc.array(inner, { minLength: 1, maxLength: 3 }).map((ts) => ({ sig: `(${ts.map((t) => t.sig).join("")})`, value: ts.map((t) => t.value) })),
+    basic.chain((t) =>
+      fc.array(ofSig(t.sig, 0), { maxLength: 4 }).map((rest) => ({
+        sig: "a" + t.sig,
+        value: [t.value, ...rest],
+      }))
+    ),
+    fc.array(inner.map((t) => new Variant(t.sig, t.value)), { maxLength: 3 }).map((a) => ({
+      sig: "av",
+      value: a,
+    })),
+    fc.array(fc.tuple(fc.integer({ min: -5, max: 5 }), str), { maxLength: 3 }).map((a) => ({
+      sig: "a(is)",
+      value: a,
+    })),
+    fc.dictionary(key, inner.map((t) => new Variant(t.sig, t.value)), { maxKeys: 4 }).map((o) => ({
+      sig: "a{sv}",
+      value: { ...o },
+    })),
+    fc.array(inner, { minLength: 1, maxLength: 3 }).map((ts) => ({
+      sig: `(${ts.map((t) => t.sig).join("")})`,
+      value: ts.map((t) => t.value),
+    })),
   );
 }
 
@@ -170,7 +197,9 @@ Deno.test("wire: garbage is refused", () => {
 Deno.test("wire: the splitter gives the same messages however the stream is cut (property)", () => {
   const msgs = [
     encodeSignal("/a", BUS_ITEM, "PropertiesChanged", "a{sv}", [{ Value: new Variant("i", 1) }], 1),
-    encodeSignal("/b/c", BUS_ITEM, "PropertiesChanged", "a{sv}", [{ Value: new Variant("s", "x".repeat(300)) }], 2),
+    encodeSignal("/b/c", BUS_ITEM, "PropertiesChanged", "a{sv}", [{
+      Value: new Variant("s", "x".repeat(300)),
+    }], 2),
     encodeSignal("/", BUS_ITEM, "ItemsChanged", "a{sa{sv}}", [{ "/p": { Value: new Variant("d", 1.5) } }], 3),
     encodeSignal("/d", "org.example.X", "Y", "", [], 4),
   ];
@@ -182,7 +211,9 @@ Deno.test("wire: the splitter gives the same messages however the stream is cut 
       const points = [...new Set([0, ...cuts, all.length])].sort((a, b) => a - b);
       const sp = new DbusMessageSplitter();
       const got: Uint8Array[] = [];
-      for (let i = 1; i < points.length; i++) sp.push(all.subarray(points[i - 1], points[i]), (m) => got.push(m.slice()));
+      for (let i = 1; i < points.length; i++) {
+        sp.push(all.subarray(points[i - 1], points[i]), (m) => got.push(m.slice()));
+      }
       assert.equal(sp.buffered, 0);
       assert.deepEqual(got, msgs);
     }),
@@ -199,7 +230,8 @@ Deno.test("wire: the splitter gives the same messages however the stream is cut 
 // Real daemon
 
 Deno.test({
-  name: "fast signal path on a real dbus-daemon: bursts (several per read), big signals (split across reads), other signals",
+  name:
+    "fast signal path on a real dbus-daemon: bursts (several per read), big signals (split across reads), other signals",
   sanitizeOps: true,
   sanitizeResources: true,
   fn: () =>
@@ -231,24 +263,38 @@ Deno.test({
             assert.equal(got[i].path, `/Load/P${i}`);
             assert.equal(got[i].member, "PropertiesChanged");
             assert.equal(got[i].interface, BUS_ITEM);
-            assert.deepEqual(got[i].body, [{ Value: new Variant("d", i + 0.25), Text: new Variant("s", `${i} W`) }]);
+            assert.deepEqual(got[i].body, [{
+              Value: new Variant("d", i + 0.25),
+              Text: new Variant("s", `${i} W`),
+            }]);
           }
           const mid = rx.wireStats;
           assert.equal(mid.fast - before.fast, N);
-          assert.ok(mid.chunks - before.chunks < N, `several signals per read (${mid.chunks - before.chunks} reads for ${N})`);
+          assert.ok(
+            mid.chunks - before.chunks < N,
+            `several signals per read (${mid.chunks - before.chunks} reads for ${N})`,
+          );
 
           // 2. big ItemsChanged signals (~400 KB each): each arrives in several reads
           got.length = 0;
           const items: Record<string, Record<string, InstanceType<typeof Variant>>> = {};
           for (let i = 0; i < 4000; i++) {
-            items[`/Big/Path/Number/${i}`] = { Value: new Variant("s", "v".repeat(40) + i), Text: new Variant("s", `${i}`) };
+            items[`/Big/Path/Number/${i}`] = {
+              Value: new Variant("s", "v".repeat(40) + i),
+              Text: new Variant("s", `${i}`),
+            };
           }
-          for (let k = 0; k < 3; k++) tx.send(DbusMessageClass.newSignal("/", BUS_ITEM, "ItemsChanged", "a{sa{sv}}", [items]));
+          for (let k = 0; k < 3; k++) {
+            tx.send(DbusMessageClass.newSignal("/", BUS_ITEM, "ItemsChanged", "a{sa{sv}}", [items]));
+          }
           await until(() => got.length === 3, "the big signals");
           for (const s of got) assert.deepEqual(s.body, [items]);
           const after = rx.wireStats;
           assert.equal(after.fast - mid.fast, 3);
-          assert.ok(after.chunks - mid.chunks > 3, `big signals split across reads (${after.chunks - mid.chunks} reads)`);
+          assert.ok(
+            after.chunks - mid.chunks > 3,
+            `big signals split across reads (${after.chunks - mid.chunks} reads)`,
+          );
 
           // 3. a signal of another interface goes through dbus-next (a Message), a call still works
           got.length = 0;

@@ -1,6 +1,6 @@
-// `deno task bench`: runs every benchmark and prints its figures (one JSON line each, then a summary
-// against the targets). Speed and memory targets live here, never in tests.
-// Pass names to run a subset: deno task bench codec read_hold lxp_bridge venus
+// `deno task bench`: runs every benchmark and prints its figures (one JSON line each; run alone, each
+// script prints a table). Speed and memory targets live here, never in tests.
+// Pass names to run a subset: deno task bench codec read_hold lxp_bridge venus floor
 
 import { runCodecBench } from "./lxp_codec_bench.ts";
 import { runReadHoldBench } from "./read_hold_bench.ts";
@@ -19,6 +19,10 @@ const benches: Record<string, Bench> = {
     const { runVenusBench } = await import("./venus_bench.ts");
     return { ...(await runVenusBench()) };
   },
+  floor: async () => {
+    const { runWakeupFloorBench } = await import("./wakeup_floor_bench.ts");
+    return { ...(await runWakeupFloorBench()) };
+  },
 };
 
 const wanted = Deno.args.length ? Deno.args : Object.keys(benches);
@@ -30,5 +34,7 @@ for (const name of wanted) {
   }
   const t0 = performance.now();
   const figures = await bench();
-  console.log(JSON.stringify({ bench: name, seconds: +((performance.now() - t0) / 1000).toFixed(1), ...figures }));
+  console.log(
+    JSON.stringify({ bench: name, seconds: +((performance.now() - t0) / 1000).toFixed(1), ...figures }),
+  );
 }
