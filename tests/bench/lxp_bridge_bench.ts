@@ -8,15 +8,10 @@ import { MqttLink } from "../../src/mqtt/client.ts";
 import { silentLogger } from "../../src/log.ts";
 import { freePort, startMosquitto } from "../helpers/mosquitto.ts";
 import { spawnCli, writeConfig } from "../helpers/cli.ts";
+import { rssMb } from "./proc_stats.ts";
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
 }
 
 export async function runLxpBridgeBench(broker: "embedded" | "mosquitto", commands = 1000) {
@@ -62,7 +57,7 @@ export async function runLxpBridgeBench(broker: "embedded" | "mosquitto", comman
       p50_ms: +percentile(rtt, 50).toFixed(2),
       p99_ms: +percentile(rtt, 99).toFixed(2),
       max_ms: +rtt[rtt.length - 1].toFixed(2),
-      serve_rss_mb: +(await rssMb(serve.pid)).toFixed(1),
+      serve_rss_mb: +rssMb(serve.pid).rss.toFixed(1),
     };
   } finally {
     await link.stop();

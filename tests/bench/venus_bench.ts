@@ -20,6 +20,7 @@
 
 import { startDbusDaemon } from "../helpers/dbus_daemon.ts";
 import { startMosquitto } from "../helpers/mosquitto.ts";
+import { cpuSeconds, cpuTimes, rssMb, switches, threadCpu, threadDelta } from "./proc_stats.ts";
 
 const PORTAL = "b0be7c000001";
 export const BRIDGE_V8_FLAGS = "--max-semi-space-size=4";
@@ -227,53 +228,6 @@ class Worker {
     clearTimeout(t);
     await this.readDone.catch(() => {});
   }
-}
-
-const CLK_TCK = 100;
-function cpuSeconds(pid: number): number {
-  const t = cpuTimes(pid);
-  return t.user + t.sys;
-}
-function cpuTimes(pid: number): { user: number; sys: number } {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK }; // utime, stime
-}
-/** CPU seconds by thread name (threads of one name summed; only live threads). */
-function threadCpu(pid: number): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[0-9]+$/, "#");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      m.set(name, (m.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK);
-    } catch { /* thread gone */ }
-  }
-  return m;
-}
-function threadDelta(a: Map<string, number>, b: Map<string, number>): Record<string, number> {
-  const o: Record<string, number> = {};
-  for (const [k, v] of b) if (v - (a.get(k) ?? 0) > 0) o[k] = +(v - (a.get(k) ?? 0)).toFixed(2);
-  return o;
-}
-
-/** Voluntary + involuntary context switches of every thread of the process. */
-function switches(pid: number): number {
-  let n = 0;
-  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      const s = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/status`);
-      n += Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(s)?.[1] ?? 0);
-      n += Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(s)?.[1] ?? 0);
-    } catch { /* thread gone */ }
-  }
-  return n;
-}
-function rssMb(pid: number): { rss: number; hwm: number } {
-  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
-  return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
 }
 
 const pct = (sorted: number[], p: number) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN;

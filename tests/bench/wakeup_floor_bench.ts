@@ -7,13 +7,8 @@
 // Run: deno run -A tests/bench/wakeup_floor_bench.ts [--seconds 10] [--rates 100,1000,5000]
 
 import { freePort } from "../helpers/mosquitto.ts";
+import { cpuSeconds } from "./proc_stats.ts";
 
-const CLK_TCK = 100;
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface FloorFigures {
