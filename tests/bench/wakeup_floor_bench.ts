@@ -4,7 +4,7 @@
 // every message is one wakeup of an idle process, and that wakeup, not the bridge's own work, is most of
 // the Venus bridge's figure at 100 changes/s.
 //
-// Run: deno run -A tests/bench/wakeup_floor_bench.ts [--seconds 10] [--rates 100,1000,5000]
+// Run: deno run -A tests/bench/wakeup_floor_bench.ts [--seconds 20] [--rates 100,1000,5000]
 
 import { freePort } from "../helpers/mosquitto.ts";
 import { cpuSeconds } from "./proc_stats.ts";
@@ -92,7 +92,7 @@ export async function runWakeupFloorBench(
 ): Promise<{ floor: FloorFigures[] }> {
   const floor: FloorFigures[] = [];
   for (const rate of o.rates ?? [100, 1000, 5000]) {
-    for (const kind of ["node", "deno"] as const) floor.push(await measure(kind, rate, o.seconds ?? 10));
+    for (const kind of ["node", "deno"] as const) floor.push(await measure(kind, rate, o.seconds ?? 20));
   }
   return { floor };
 }
