@@ -20,8 +20,8 @@ export interface FloorFigures {
 }
 
 async function measure(kind: "node" | "deno", rate: number, seconds: number): Promise<FloorFigures> {
-  const sink = Deno.listen({ hostname: "127.0.0.1", port: await freePort() });
-  const listenPort = await freePort();
+  const sink = Deno.listen({ hostname: "127.0.0.1", port: freePort() });
+  const listenPort = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
