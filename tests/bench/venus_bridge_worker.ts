@@ -5,6 +5,7 @@ import { Session } from "node:inspector";
 import { silentLogger } from "../../src/log.ts";
 import { MqttLink } from "../../src/mqtt/client.ts";
 import { VenusBridge } from "../../src/bridges/venus_bridge.ts";
+import { commands, reply } from "./worker_io.ts";
 
 const [address, brokerUrl, portal] = Deno.args;
 const mqtt = new MqttLink({ uri: brokerUrl, clientId: "venus_bench_bridge" }, silentLogger);
@@ -15,36 +16,27 @@ const bridge = new VenusBridge({
   logger: silentLogger,
 });
 await bridge.start();
-const out = (o: unknown) => Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(o) + "\n"));
-out({ ready: true, services: bridge.stats.services, items: bridge.stats.items });
+reply({ ready: true, services: bridge.stats.services, items: bridge.stats.items });
 
 let session: Session | undefined;
 const post = (method: string, params?: object) =>
   new Promise<any>((resolve, reject) =>
     session!.post(method, params ?? {}, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r)))
   );
-let buf = "";
-const dec = new TextDecoder();
-for await (const chunk of Deno.stdin.readable) {
-  buf += dec.decode(chunk, { stream: true });
-  let i;
-  while ((i = buf.indexOf("\n")) >= 0) {
-    const cmd = JSON.parse(buf.slice(0, i));
-    buf = buf.slice(i + 1);
-    if (cmd.cmd === "prof-start") {
-      session ??= new Session();
-      session.connect();
-      await post("Profiler.enable");
-      await post("Profiler.setSamplingInterval", { interval: 100 });
-      await post("Profiler.start");
-      out({ ok: true });
-    } else if (cmd.cmd === "prof-stop" && session) {
-      const r = await post("Profiler.stop");
-      Deno.writeTextFileSync(cmd.file, JSON.stringify(r.profile));
-      await post("Profiler.disable");
-      session.disconnect();
-      out({ ok: true });
-    }
+for await (const cmd of commands()) {
+  if (cmd.cmd === "prof-start") {
+    session ??= new Session();
+    session.connect();
+    await post("Profiler.enable");
+    await post("Profiler.setSamplingInterval", { interval: 100 });
+    await post("Profiler.start");
+    reply({ ok: true });
+  } else if (cmd.cmd === "prof-stop" && session) {
+    const r = await post("Profiler.stop");
+    Deno.writeTextFileSync(cmd.file, JSON.stringify(r.profile));
+    await post("Profiler.disable");
+    session.disconnect();
+    reply({ ok: true });
   }
 }
 await bridge.stop();
