@@ -1,40 +1,14 @@
 // Integration: the real CLI (`deno run -A main.ts …` as a subprocess) against the inverter simulator.
 import assert from "node:assert/strict";
-import { type InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
-import { silentLogger } from "../src/log.ts";
+import type { InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
 import { freePort } from "./helpers/mosquitto.ts";
+import { runCli } from "./helpers/cli.ts";
+import { startTestSimulator, TEST_DATALOG as DL, TEST_SERIAL as SN } from "./helpers/inverter_sim.ts";
 
+// for the one test that reads the simulator's stdout on its own
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
-const DL = "BA12345678";
-const SN = "0123456789";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], opts: { cwd?: string } = {}): Promise<Run> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", DENO_JSON, MAIN, ...args],
-    cwd: opts.cwd ?? ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  });
-  const child = cmd.spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, 30_000);
-  const out = await child.output();
-  clearTimeout(timer);
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 const target = (
   port: number,
@@ -50,11 +24,7 @@ function simCliTest(
     sanitizeOps: true,
     sanitizeResources: true,
     async fn() {
-      const sim = new InverterSimulator(
-        { port: 0, datalog: DL, serial: SN, interval: 0, heartbeatInterval: 0, ...opts },
-        silentLogger,
-      );
-      const { port } = await sim.start();
+      const { sim, port } = await startTestSimulator({ heartbeatInterval: 0, ...opts });
       try {
         await fn(sim, target(port));
       } finally {
@@ -65,11 +35,11 @@ function simCliTest(
 }
 
 simCliTest("read-hold: human output with number, name, scaled value; --json", async (sim, t) => {
-  let r = await cli(["read-hold", "21", ...t]);
+  let r = await runCli(["read-hold", "21", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^hold\s+21\s+Function enable bits\s+0xF354\s+\(raw 62292\)/m);
   assert.match(r.stdout, /off: .*ac_charge_en/);
-  r = await cli(["read-hold", "64", "--count", "4", "--json", ...t]);
+  r = await runCli(["read-hold", "64", "--count", "4", "--json", ...t]);
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
   assert.deepEqual(doc.values, [100, 100, 100, 100]);
@@ -77,17 +47,17 @@ simCliTest("read-hold: human output with number, name, scaled value; --json", as
   assert.equal(doc.registers[0].unit, "%");
   assert.equal(doc.registers[0].value, 100);
   // global --json before the command works as well
-  r = await cli(["--json", "read-hold", "21", ...t]);
+  r = await runCli(["--json", "read-hold", "21", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).registers[0].bits.ac_charge_en, false);
   assert.equal(sim.stats.writes, 0);
 });
 
 simCliTest("read-input 1 and all", async (sim, t) => {
-  let r = await cli(["read-input", "1", ...t]);
+  let r = await runCli(["read-input", "1", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^input\s+4\s+Battery voltage\s+\d+\.\d V/m);
-  r = await cli(["read-input", "all", "--json", ...t]);
+  r = await runCli(["read-input", "all", "--json", ...t]);
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
   assert.equal(doc.values.length, 160);
@@ -98,25 +68,25 @@ simCliTest("read-input 1 and all", async (sim, t) => {
 });
 
 simCliTest("write-hold and set change the inverter; echo verified", async (sim, t) => {
-  let r = await cli(["write-hold", "64", "55", ...t]);
+  let r = await runCli(["write-hold", "64", "55", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /hold 64 .*:= 55: OK, echo 55/);
   assert.equal(sim.holdings[64], 55);
-  r = await cli(["set", "ac_charge", "on", "--json", ...t]);
+  r = await runCli(["set", "ac_charge", "on", "--json", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).result, 62292 | 0x80);
   assert.equal(sim.holdings[21], 62292 | 0x80);
-  r = await cli(["set", "discharge_pct", "0", ...t]);
+  r = await runCli(["set", "discharge_pct", "0", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sim.holdings[65], 0);
-  r = await cli(["set", "ac_charge", "off", ...t]);
+  r = await runCli(["set", "ac_charge", "off", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sim.holdings[21], 62292);
   // booleans as the issue defines them: 1 t true y yes on (any case) are true, anything else false
-  r = await cli(["set", "forced_discharge", "YES", ...t]);
+  r = await runCli(["set", "forced_discharge", "YES", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sim.holdings[21], 62292 | 0x400);
-  r = await cli(["set", "forced_discharge", "banana", ...t]);
+  r = await runCli(["set", "forced_discharge", "banana", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /forced_discharge off/);
   assert.equal(sim.holdings[21], 62292);
@@ -134,12 +104,12 @@ simCliTest("usage errors exit 2, name the value and send nothing", async (sim, t
     [["read-hold", "21", "--via", "carrier-pigeon"], /carrier-pigeon/],
   ];
   for (const [args, re] of cases) {
-    const r = await cli([...args, ...t]);
+    const r = await runCli([...args, ...t]);
     assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code} ${r.stderr}`);
     assert.match(r.stderr, re, args.join(" "));
     assert.equal(r.stdout, "");
   }
-  const bad = await cli(["read-hold", "21", ...t.slice(0, 6), "--serial", "short"]);
+  const bad = await runCli(["read-hold", "21", ...t.slice(0, 6), "--serial", "short"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /short/);
   assert.equal(sim.stats.connections, 0, "nothing was even connected");
@@ -148,14 +118,14 @@ simCliTest("usage errors exit 2, name the value and send nothing", async (sim, t
 
 simCliTest("exception reply exits 6, echo mismatch exits 6", async (sim, t) => {
   sim.setFaults({ exceptionRegisters: [21], exceptionCode: 3 });
-  let r = await cli(["read-hold", "21", ...t]);
+  let r = await runCli(["read-hold", "21", ...t]);
   assert.equal(r.code, 6, r.stderr);
   assert.match(r.stderr, /illegal data value/);
-  r = await cli(["set", "ac_charge", "on", ...t]);
+  r = await runCli(["set", "ac_charge", "on", ...t]);
   assert.equal(r.code, 6, r.stderr);
   assert.equal(sim.stats.writes, 0, "the read failed, so nothing was written");
   sim.setFaults({ exceptionRegisters: [], corruptEcho: true });
-  r = await cli(["write-hold", "66", "70", "--json", ...t]);
+  r = await runCli(["write-hold", "66", "70", "--json", ...t]);
   assert.equal(r.code, 6, r.stderr);
   assert.match(r.stderr, /wrote 70, inverter echoed 71/);
   assert.equal(r.stdout, "");
@@ -164,10 +134,10 @@ simCliTest("exception reply exits 6, echo mismatch exits 6", async (sim, t) => {
 
 simCliTest("silent dongle exits 4 after --timeout", async (sim, t) => {
   sim.setFaults({ silent: true });
-  const r = await cli(["read-hold", "21", "--timeout", "0.5", ...t]);
+  const r = await runCli(["read-hold", "21", "--timeout", "0.5", ...t]);
   assert.equal(r.code, 4, r.stderr);
   assert.match(r.stderr, /no reply within 500 ms/);
-  const w = await cli(["write-hold", "64", "1", "--timeout", "0.5", ...t]);
+  const w = await runCli(["write-hold", "64", "1", "--timeout", "0.5", ...t]);
   assert.equal(w.code, 4, w.stderr);
   assert.equal(sim.received.filter((p) => p.fn === 6).length, 1, "write sent once");
 });
@@ -178,23 +148,23 @@ Deno.test({
   sanitizeResources: true,
   async fn() {
     const port = freePort();
-    let r = await cli(["read-hold", "21", ...target(port)]);
+    let r = await runCli(["read-hold", "21", ...target(port)]);
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
     const dir = await Deno.makeTempDir();
     try {
-      r = await cli(["read-hold", "21", "--via", "lxp"], { cwd: dir });
+      r = await runCli(["read-hold", "21", "--via", "lxp"], { cwd: dir });
       assert.equal(r.code, 3, r.stderr);
       assert.match(r.stderr, /\[lxp\]/);
       // without [lxp] the default transport is mqtt: no broker → exit 5
-      r = await cli(["read-hold", "21", "--timeout", "1"], { cwd: dir });
+      r = await runCli(["read-hold", "21", "--timeout", "1"], { cwd: dir });
       assert.equal(r.code, 5, r.stderr);
       // an [lxp] section supplies the target
       await Deno.writeTextFile(
         `${dir}/config.ini`,
         `[lxp]\nhost = 127.0.0.1\nport = ${port}\nserial = ${SN}\ndatalog = ${DL}\n`,
       );
-      r = await cli(["read-hold", "21", "--timeout", "2"], { cwd: dir });
+      r = await runCli(["read-hold", "21", "--timeout", "2"], { cwd: dir });
       assert.equal(r.code, 4, r.stderr);
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -209,7 +179,7 @@ Deno.test({
   async fn() {
     const write = "a1 1a 02 00 20 00 01 c2 32 32 32 32 32 32 32 32 32 32 12 00 01 06 " +
       "35 35 35 35 35 35 35 35 35 35 42 00 64 00 49 ad";
-    let r = await cli(["lxp", "decode", ...write.split(" ")]);
+    let r = await runCli(["lxp", "decode", ...write.split(" ")]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
@@ -218,7 +188,7 @@ Deno.test({
     assert.match(r.stdout, /hold\s+66\s+AC charge rate\s+100 %/);
     const input =
       "a11a02006f0001c2323232323232323232326100010435353535353535353535000050100000000000020010025300002f000000000000000000022509010104008c13f6010000e700e8032509000040008c130000000000000000000000000000160016001500160000000000de00420e810c2490";
-    r = await cli(["--json", "lxp", "decode", input]);
+    r = await runCli(["--json", "lxp", "decode", input]);
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.bytes, 117);
@@ -228,9 +198,9 @@ Deno.test({
     assert.equal(vbat.value, 52.8);
     assert.equal(vbat.unit, "V");
     assert.equal(doc.inputs["1"].soc, 83);
-    r = await cli(["lxp", "decode", "a11a0200"]);
+    r = await runCli(["lxp", "decode", "a11a0200"]);
     assert.equal(r.code, 2);
-    r = await cli(["lxp", "decode", "zz"]);
+    r = await runCli(["lxp", "decode", "zz"]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /zz/);
   },
@@ -277,7 +247,7 @@ Deno.test({
       assert.equal(info.host, "127.0.0.1");
       assert.ok(info.port > 0);
       assert.equal(info.datalog, "BA12345678");
-      const r = await cli(["read-hold", "2", "--count", "5", "--json", ...[
+      const r = await runCli(["read-hold", "2", "--count", "5", "--json", ...[
         "--host",
         "127.0.0.1",
         "--port",
@@ -297,7 +267,7 @@ Deno.test({
       reader.releaseLock();
       await child.stdout.cancel().catch(() => {});
     }
-    const bad = await cli(["sim", "inverter", "--firmware", "ancient", "--port", "0"]);
+    const bad = await runCli(["sim", "inverter", "--firmware", "ancient", "--port", "0"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /ancient/);
   },

@@ -2,17 +2,12 @@
 // inverter simulator; same output, --json and exit codes as --via lxp.
 
 import assert from "node:assert/strict";
-import { InverterSimulator } from "../src/sim/inverter.ts";
-import { silentLogger } from "../src/log.ts";
 import { freePort, startMosquitto } from "./helpers/mosquitto.ts";
 import { runCli, spawnCli, writeConfig } from "./helpers/cli.ts";
-
-const DATALOG = "BA12345678";
-const SERIAL = "0123456789";
+import { startTestSimulator, TEST_DATALOG as DATALOG, TEST_SERIAL as SERIAL } from "./helpers/inverter_sim.ts";
 
 Deno.test("one-shot commands over MQTT match the LXP transport", async (t) => {
-  const sim = new InverterSimulator({ port: 0, datalog: DATALOG, serial: SERIAL, interval: 0, faults: { exceptionRegisters: [200] } }, silentLogger);
-  const simPort = (await sim.start()).port;
+  const { sim, port: simPort } = await startTestSimulator({ faults: { exceptionRegisters: [200] } });
   const mosq = await startMosquitto();
   const serveCfg = await writeConfig(
     `[mqtt]\nuri = ${mosq.url}\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = ${SERIAL}\ndatalog = ${DATALOG}\ncommand_timeout = 3\n`,

@@ -2,15 +2,13 @@
 // mosquitto, driven with the seed's own mosquitto_pub/mosquitto_sub commands.
 
 import assert from "node:assert/strict";
-import { InverterSimulator } from "../src/sim/inverter.ts";
+import type { InverterSimulator } from "../src/sim/inverter.ts";
 import { LxpClient } from "../src/lxp/client.ts";
 import { MqttLink } from "../src/mqtt/client.ts";
 import { silentLogger } from "../src/log.ts";
 import { freePort, mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
 import { spawnCli, writeConfig } from "./helpers/cli.ts";
-
-const DATALOG = "BA12345678";
-const SERIAL = "0123456789";
+import { startTestSimulator, TEST_DATALOG as DATALOG, TEST_SERIAL as SERIAL } from "./helpers/inverter_sim.ts";
 
 const SEED_KEYS: Record<string, string[]> = {
   "1": ["status", "v_bat", "soc", "p_pv", "p_charge", "p_discharge", "v_acr", "f_ac", "p_inv", "p_rec", "v_eps", "f_eps", "p_to_grid", "p_to_user", "e_pv_day", "e_inv_day", "e_rec_day", "e_chg_day", "e_dischg_day", "e_eps_day", "e_to_grid_day", "e_to_user_day", "v_bus_1", "v_bus_2"],
@@ -31,8 +29,7 @@ interface Rig {
 async function rig(
   opts: { embedded?: boolean; interval?: number; firmware?: "old" | "new"; commandTimeout?: number; mqttExtra?: string; beforeServe?: (brokerPort: number) => Promise<void> } = {},
 ): Promise<Rig> {
-  const sim = new InverterSimulator({ port: 0, datalog: DATALOG, serial: SERIAL, interval: opts.interval ?? 0, firmware: opts.firmware, seed: 7 }, silentLogger);
-  const simPort = (await sim.start()).port;
+  const { sim, port: simPort } = await startTestSimulator({ interval: opts.interval ?? 0, firmware: opts.firmware, seed: 7 });
   const mosq = opts.embedded ? undefined : await startMosquitto();
   const brokerPort = mosq?.port ?? freePort();
   const mqttSection = mosq ? `uri = ${mosq.url}` : `listen = 127.0.0.1:${brokerPort}`;

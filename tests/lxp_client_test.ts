@@ -1,14 +1,12 @@
 // LxpClient against the real simulator on ephemeral loopback ports.
 import assert from "node:assert/strict";
 import { LxpClient, type LxpClientOptions, LxpError } from "../src/lxp/client.ts";
-import { type InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
+import type { InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
 import type { Packet, TranslatedData } from "../src/lxp/frame.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
 import { until } from "./helpers/wait.ts";
 import { freePort } from "./helpers/mosquitto.ts";
-
-const DATALOG = "BA12345678";
-const SERIAL = "0123456789";
+import { startTestSimulator, TEST_DATALOG as DATALOG, TEST_SERIAL as SERIAL } from "./helpers/inverter_sim.ts";
 
 interface Rig {
   sim: InverterSimulator;
@@ -19,11 +17,7 @@ interface Rig {
 }
 
 async function rig(simOpts: InverterSimOptions = {}): Promise<Rig> {
-  const sim = new InverterSimulator(
-    { port: 0, datalog: DATALOG, serial: SERIAL, interval: 0, heartbeatInterval: 0, ...simOpts },
-    silentLogger,
-  );
-  const { port } = await sim.start();
+  const { sim, port } = await startTestSimulator({ heartbeatInterval: 0, ...simOpts });
   const clients: LxpClient[] = [];
   return {
     sim,

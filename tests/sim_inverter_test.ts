@@ -11,8 +11,7 @@ import {
 } from "../src/lxp/frame.ts";
 import { silentLogger } from "../src/log.ts";
 
-const DL = "BA12345678";
-const SN = "0123456789";
+import { startTestSimulator, TEST_DATALOG as DL, TEST_SERIAL as SN } from "./helpers/inverter_sim.ts";
 
 class Raw {
   private splitter = new FrameSplitter();
@@ -71,11 +70,7 @@ function simTest(
     sanitizeOps: true,
     sanitizeResources: true,
     async fn() {
-      const sim = new InverterSimulator(
-        { port: 0, datalog: DL, serial: SN, interval: 0, heartbeatInterval: 0, seed: 42, ...opts },
-        silentLogger,
-      );
-      const { port } = await sim.start();
+      const { sim, port } = await startTestSimulator({ heartbeatInterval: 0, seed: 42, ...opts });
       const raws: Raw[] = [];
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {

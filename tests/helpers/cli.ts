@@ -3,6 +3,7 @@
 import { collectLines } from "./lines.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const DENO_JSON = new URL("../../deno.json", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 export interface CliResult {
@@ -11,9 +12,11 @@ export interface CliResult {
   stderr: string;
 }
 
-function spawn(args: string[], env?: Record<string, string>, denoArgs: string[] = []): Deno.ChildProcess {
+/** `deno run` of main.ts with the project's deno.json, from `cwd` (default: this process's). */
+function spawn(args: string[], env?: Record<string, string>, denoArgs: string[] = [], cwd?: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", ...denoArgs, MAIN, ...args],
+    args: ["run", "-A", "--quiet", "--config", DENO_JSON, ...denoArgs, MAIN, ...args],
+    cwd,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
@@ -22,8 +25,11 @@ function spawn(args: string[], env?: Record<string, string>, denoArgs: string[] 
 }
 
 /** Run a one-shot command to completion. */
-export async function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
-  const child = spawn(args, opts.env);
+export async function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+): Promise<CliResult> {
+  const child = spawn(args, opts.env, [], opts.cwd);
   const timer = setTimeout(() => {
     try {
       child.kill("SIGKILL");
