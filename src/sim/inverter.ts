@@ -99,8 +99,8 @@ interface Client {
   closed: boolean;
 }
 
-/** mulberry32: small deterministic PRNG for fault injection. */
-function prng(seed: number): () => number {
+/** mulberry32: small deterministic PRNG (fault injection; the codec benchmark's frames). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -5,19 +5,9 @@
 
 import { decodeFrame, encodePacket, FrameSplitter, type Packet, type TranslatedData } from "../../src/lxp/frame.ts";
 import { decodeInputReply } from "../../src/lxp/inputs.ts";
+import { prng } from "../../src/sim/inverter.ts";
 
 const DL = "BA12345678", SN = "0123456789";
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function inputReply(register: number, n: number, protocol: number, rand: () => number): TranslatedData {
   const values = Array.from({ length: n }, () => Math.floor(rand() * 4000));
@@ -39,7 +29,7 @@ function rate(fn: () => number, ms = 1000): number {
 
 export function runCodecBench(opts: { ms?: number } = {}): Promise<Record<string, number>> {
   const ms = opts.ms ?? 1000;
-  const rand = rng(42);
+  const rand = prng(42);
   const f117 = encodePacket(inputReply(0, 40, 2, rand));
   const f291 = encodePacket(inputReply(0, 127, 5, rand));
   if (f117.length !== 117 || f291.length !== 291) throw new Error("unexpected frame sizes");
