@@ -59,23 +59,63 @@ export interface FieldSpec {
 }
 
 /** The schema: one entry per section and key. config.example.ini documents exactly these. */
-export const CONFIG_SCHEMA: Record<"mqtt" | "lxp" | "dbus" | "log", { doc: string; optional: boolean; absentMeans?: string; keys: Record<string, FieldSpec> }> = {
+export const CONFIG_SCHEMA: Record<
+  "mqtt" | "lxp" | "dbus" | "log",
+  { doc: string; optional: boolean; absentMeans?: string; keys: Record<string, FieldSpec> }
+> = {
   mqtt: {
     doc: "MQTT broker. With no uri, serve starts the embedded broker on `listen`.",
     optional: false,
     keys: {
-      uri: { type: { kind: "string" }, default: "", doc: "mqtt://, mqtts://, ws:// or wss:// URI; user:password@ allowed; empty = embedded broker" },
-      prefix: { type: { kind: "string", pattern: /^[^#+]+$/, patternText: "a topic prefix without + or #" }, default: "octolux", doc: "topic prefix of the inverter bridge" },
-      listen: { type: { kind: "string", pattern: /^(?:\[?[^\]]*?\]?:)?\d{1,5}$/, patternText: "host:port" }, default: "127.0.0.1:1883", doc: "where the embedded broker listens (only when uri is empty)" },
-      username: { type: { kind: "string" }, default: "", doc: "broker user name (or put user:password@ in the uri)" },
-      password: { type: { kind: "string", secret: true }, default: "", doc: "broker password; quote it if it contains # or ;" },
-      client_id: { type: { kind: "string" }, default: "", doc: "MQTT client id (default: ess2mqtt_<random>)" },
+      uri: {
+        type: { kind: "string" },
+        default: "",
+        doc: "mqtt://, mqtts://, ws:// or wss:// URI; user:password@ allowed; empty = embedded broker",
+      },
+      prefix: {
+        type: { kind: "string", pattern: /^[^#+]+$/, patternText: "a topic prefix without + or #" },
+        default: "octolux",
+        doc: "topic prefix of the inverter bridge",
+      },
+      listen: {
+        type: { kind: "string", pattern: /^(?:\[?[^\]]*?\]?:)?\d{1,5}$/, patternText: "host:port" },
+        default: "127.0.0.1:1883",
+        doc: "where the embedded broker listens (only when uri is empty)",
+      },
+      username: {
+        type: { kind: "string" },
+        default: "",
+        doc: "broker user name (or put user:password@ in the uri)",
+      },
+      password: {
+        type: { kind: "string", secret: true },
+        default: "",
+        doc: "broker password; quote it if it contains # or ;",
+      },
+      client_id: {
+        type: { kind: "string" },
+        default: "",
+        doc: "MQTT client id (default: ess2mqtt_<random>)",
+      },
       ca: { type: { kind: "string" }, default: "", doc: "PEM file of the CA for mqtts/wss" },
       cert: { type: { kind: "string" }, default: "", doc: "PEM client certificate for mqtts/wss" },
       key: { type: { kind: "string" }, default: "", doc: "PEM client key for mqtts/wss" },
-      reject_unauthorized: { type: { kind: "bool" }, default: true, doc: "verify the broker's TLS certificate" },
-      discovery: { type: { kind: "bool" }, default: false, doc: "publish Home Assistant MQTT discovery (retained) for the inverter's sensors, switches and numbers" },
-      discovery_prefix: { type: { kind: "string", pattern: /^[^#+]+$/, patternText: "a topic prefix without + or #" }, default: "homeassistant", doc: "Home Assistant discovery topic prefix" },
+      reject_unauthorized: {
+        type: { kind: "bool" },
+        default: true,
+        doc: "verify the broker's TLS certificate",
+      },
+      discovery: {
+        type: { kind: "bool" },
+        default: false,
+        doc:
+          "publish Home Assistant MQTT discovery (retained) for the inverter's sensors, switches and numbers",
+      },
+      discovery_prefix: {
+        type: { kind: "string", pattern: /^[^#+]+$/, patternText: "a topic prefix without + or #" },
+        default: "homeassistant",
+        doc: "Home Assistant discovery topic prefix",
+      },
     },
   },
   lxp: {
@@ -83,14 +123,38 @@ export const CONFIG_SCHEMA: Record<"mqtt" | "lxp" | "dbus" | "log", { doc: strin
     optional: true,
     absentMeans: "the inverter bridge is off",
     keys: {
-      host: { type: { kind: "string", pattern: /^\S+$/, patternText: "a host name or IP address" }, required: true, doc: "dongle IP address or host name" },
+      host: {
+        type: { kind: "string", pattern: /^\S+$/, patternText: "a host name or IP address" },
+        required: true,
+        doc: "dongle IP address or host name",
+      },
       port: { type: { kind: "int", min: 1, max: 65535 }, default: 8000, doc: "dongle TCP port" },
       serial: { type: { kind: "string", length: 10 }, required: true, doc: "inverter serial, 10 characters" },
-      datalog: { type: { kind: "string", length: 10 }, required: true, doc: "dongle (datalog) serial, 10 characters" },
-      heartbeats: { type: { kind: "bool" }, default: false, doc: "echo the dongle's heartbeats (needed when it has no cloud connection)" },
-      connect_timeout: { type: { kind: "number", min: 0.1, max: 300 }, default: 5, doc: "seconds to wait for the TCP connection" },
-      command_timeout: { type: { kind: "number", min: 0.1, max: 600 }, default: 10, doc: "seconds a command may take before it FAILs" },
-      silence_timeout: { type: { kind: "number", min: 1, max: 86400 }, default: 900, doc: "reconnect when nothing arrives for this many seconds" },
+      datalog: {
+        type: { kind: "string", length: 10 },
+        required: true,
+        doc: "dongle (datalog) serial, 10 characters",
+      },
+      heartbeats: {
+        type: { kind: "bool" },
+        default: false,
+        doc: "echo the dongle's heartbeats (needed when it has no cloud connection)",
+      },
+      connect_timeout: {
+        type: { kind: "number", min: 0.1, max: 300 },
+        default: 5,
+        doc: "seconds to wait for the TCP connection",
+      },
+      command_timeout: {
+        type: { kind: "number", min: 0.1, max: 600 },
+        default: 10,
+        doc: "seconds a command may take before it FAILs",
+      },
+      silence_timeout: {
+        type: { kind: "number", min: 1, max: 86400 },
+        default: 900,
+        doc: "reconnect when nothing arrives for this many seconds",
+      },
     },
   },
   dbus: {
@@ -98,9 +162,21 @@ export const CONFIG_SCHEMA: Record<"mqtt" | "lxp" | "dbus" | "log", { doc: strin
     optional: true,
     absentMeans: "the Venus bridge is off",
     keys: {
-      address: { type: { kind: "string" }, default: "system", doc: "system | session | a D-Bus address (unix:path=…, unix:abstract=…, tcp:host=…,port=…)" },
-      portal_id: { type: { kind: "string", pattern: /^[^/+#\s]*$/, patternText: "no /, +, # or spaces" }, default: "", doc: "portal id in topics (default: com.victronenergy.system /Serial, else the MAC)" },
-      keepalive: { type: { kind: "number", min: 0, max: 86400 }, default: 60, doc: "seconds notifications flow after a keep-alive; 0 = always publish" },
+      address: {
+        type: { kind: "string" },
+        default: "system",
+        doc: "system | session | a D-Bus address (unix:path=…, unix:abstract=…, tcp:host=…,port=…)",
+      },
+      portal_id: {
+        type: { kind: "string", pattern: /^[^/+#\s]*$/, patternText: "no /, +, # or spaces" },
+        default: "",
+        doc: "portal id in topics (default: com.victronenergy.system /Serial, else the MAC)",
+      },
+      keepalive: {
+        type: { kind: "number", min: 0, max: 86400 },
+        default: 60,
+        doc: "seconds notifications flow after a keep-alive; 0 = always publish",
+      },
       read_only: { type: { kind: "bool" }, default: false, doc: "refuse W/ write requests" },
     },
   },
@@ -108,7 +184,11 @@ export const CONFIG_SCHEMA: Record<"mqtt" | "lxp" | "dbus" | "log", { doc: strin
     doc: "Logging (stderr; JSON lines when not a terminal).",
     optional: false,
     keys: {
-      level: { type: { kind: "enum", values: ["debug", "info", "warn", "error"] }, default: "info", doc: "debug | info | warn | error" },
+      level: {
+        type: { kind: "enum", values: ["debug", "info", "warn", "error"] },
+        default: "info",
+        doc: "debug | info | warn | error",
+      },
     },
   },
 };
@@ -193,7 +273,9 @@ export function parseConfig({ text, fileName, env = {} }: ConfigSources): Config
       continue;
     }
     if (!(section in CONFIG_SCHEMA)) {
-      problems.push(`${fileName} [${section}]: unknown section (known: ${Object.keys(CONFIG_SCHEMA).join(", ")})`);
+      problems.push(
+        `${fileName} [${section}]: unknown section (known: ${Object.keys(CONFIG_SCHEMA).join(", ")})`,
+      );
       continue;
     }
     raw[section] = {};

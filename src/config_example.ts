@@ -10,7 +10,7 @@ const EXAMPLE_VALUES: Record<string, string> = {
 export function exampleConfig(): string {
   const out: string[] = [
     "; ess2mqtt configuration. Every key is shown with its default; remove a whole section to switch that",
-    "; bridge off. Values are cut at # and ; (ini comments): quote such values, e.g. password = \"se#cr;t\".",
+    '; bridge off. Values are cut at # and ; (ini comments): quote such values, e.g. password = "se#cr;t".',
     "; Any key can be overridden by the environment: ESS2MQTT_<SECTION>_<KEY>, e.g. ESS2MQTT_MQTT_URI.",
     "",
   ];

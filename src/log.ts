@@ -65,7 +65,12 @@ export class LogSink {
 
   format(e: LogEntry): string {
     if (this.options.json) {
-      return JSON.stringify({ time: e.time.toISOString(), level: e.level, msg: e.msg, ...safeFields(e.fields) });
+      return JSON.stringify({
+        time: e.time.toISOString(),
+        level: e.level,
+        msg: e.msg,
+        ...safeFields(e.fields),
+      });
     }
     const extra = Object.entries(e.fields)
       .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(safeValue(v))}`)
@@ -92,7 +97,12 @@ class SinkLogger implements Logger {
   constructor(private sink: LogSink, private base: LogFields) {}
   private log(level: LogLevel, msg: string, fields?: LogFields) {
     if (!this.sink.enabled(level)) return;
-    this.sink.emit({ time: new Date(), level, msg, fields: fields ? { ...this.base, ...fields } : this.base });
+    this.sink.emit({
+      time: new Date(),
+      level,
+      msg,
+      fields: fields ? { ...this.base, ...fields } : this.base,
+    });
   }
   debug(msg: string, fields?: LogFields) {
     this.log("debug", msg, fields);

@@ -143,7 +143,8 @@ simCliTest("silent dongle exits 4 after --timeout", async (sim, t) => {
 });
 
 Deno.test({
-  name: "unreachable port exits 4; missing [lxp] config exits 3 with --via lxp, 5 with the default mqtt and no broker",
+  name:
+    "unreachable port exits 4; missing [lxp] config exits 3 with --via lxp, 5 with the default mqtt and no broker",
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {

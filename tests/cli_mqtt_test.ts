@@ -4,7 +4,11 @@
 import assert from "node:assert/strict";
 import { freePort, startMosquitto } from "./helpers/mosquitto.ts";
 import { runCli, spawnCli, writeConfig } from "./helpers/cli.ts";
-import { startTestSimulator, TEST_DATALOG as DATALOG, TEST_SERIAL as SERIAL } from "./helpers/inverter_sim.ts";
+import {
+  startTestSimulator,
+  TEST_DATALOG as DATALOG,
+  TEST_SERIAL as SERIAL,
+} from "./helpers/inverter_sim.ts";
 
 Deno.test("one-shot commands over MQTT match the LXP transport", async (t) => {
   const { sim, port: simPort } = await startTestSimulator({ faults: { exceptionRegisters: [200] } });
@@ -15,20 +19,32 @@ Deno.test("one-shot commands over MQTT match the LXP transport", async (t) => {
   // what a script on another machine has: only the broker
   const clientCfg = await writeConfig(`[mqtt]\nuri = ${mosq.url}\n`);
   const serve = spawnCli(["-c", serveCfg.path, "serve"]);
-  const lxpArgs = ["--host", "127.0.0.1", "--port", String(simPort), "--datalog", DATALOG, "--serial", SERIAL];
+  const lxpArgs = [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(simPort),
+    "--datalog",
+    DATALOG,
+    "--serial",
+    SERIAL,
+  ];
   try {
     await serve.waitFor((l) => l.includes("connected to dongle"));
 
-    await t.step("read-hold 64 --count 3: same human output and --json as --via lxp (default transport is mqtt)", async () => {
-      const viaMqtt = await runCli(["-c", clientCfg.path, "read-hold", "64", "--count", "3"]);
-      assert.equal(viaMqtt.code, 0, viaMqtt.stderr);
-      const viaLxp = await runCli(["read-hold", "64", "--count", "3", ...lxpArgs]);
-      assert.equal(viaLxp.code, 0, viaLxp.stderr);
-      assert.equal(viaMqtt.stdout, viaLxp.stdout);
-      const jm = await runCli(["-c", clientCfg.path, "--json", "read-hold", "64", "--count", "3"]);
-      const jl = await runCli(["--json", "read-hold", "64", "--count", "3", ...lxpArgs]);
-      assert.deepEqual(JSON.parse(jm.stdout), JSON.parse(jl.stdout));
-    });
+    await t.step(
+      "read-hold 64 --count 3: same human output and --json as --via lxp (default transport is mqtt)",
+      async () => {
+        const viaMqtt = await runCli(["-c", clientCfg.path, "read-hold", "64", "--count", "3"]);
+        assert.equal(viaMqtt.code, 0, viaMqtt.stderr);
+        const viaLxp = await runCli(["read-hold", "64", "--count", "3", ...lxpArgs]);
+        assert.equal(viaLxp.code, 0, viaLxp.stderr);
+        assert.equal(viaMqtt.stdout, viaLxp.stdout);
+        const jm = await runCli(["-c", clientCfg.path, "--json", "read-hold", "64", "--count", "3"]);
+        const jl = await runCli(["--json", "read-hold", "64", "--count", "3", ...lxpArgs]);
+        assert.deepEqual(JSON.parse(jm.stdout), JSON.parse(jl.stdout));
+      },
+    );
 
     await t.step("write-hold and set over MQTT change the inverter", async () => {
       const w = await runCli(["-c", clientCfg.path, "write-hold", "66", "77", "--via", "mqtt"]);

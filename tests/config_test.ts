@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { ConfigError, maskedConfig, parseConfig, renderConfig } from "../src/config.ts";
 import { exampleConfig } from "../src/config_example.ts";
 
-const parse = (text: string, env: Record<string, string> = {}) => parseConfig({ text, fileName: "config.ini", env });
+const parse = (text: string, env: Record<string, string> = {}) =>
+  parseConfig({ text, fileName: "config.ini", env });
 
 function problems(text: string, env: Record<string, string> = {}): string[] {
   try {
@@ -36,7 +37,9 @@ Deno.test("empty config: mqtt and log defaults, bridges off", () => {
 });
 
 Deno.test("types are coerced and defaults filled", () => {
-  const c = parse("[lxp]\nhost = 10.0.0.9\nport = 8001\nserial = 0123456789\ndatalog = BA12345678\nheartbeats = yes\ncommand_timeout = 2.5\n[dbus]\nkeepalive = 0\nread_only = true\n");
+  const c = parse(
+    "[lxp]\nhost = 10.0.0.9\nport = 8001\nserial = 0123456789\ndatalog = BA12345678\nheartbeats = yes\ncommand_timeout = 2.5\n[dbus]\nkeepalive = 0\nread_only = true\n",
+  );
   assert.deepEqual(c.lxp, {
     host: "10.0.0.9",
     port: 8001,
@@ -52,9 +55,11 @@ Deno.test("types are coerced and defaults filled", () => {
 
 Deno.test("every problem is listed at once, naming section, key and value", () => {
   assert.deepEqual(
-    problems("[lxp]\nhost = h\nserial = 123\nport = 0\nfoo = 1\n[bogus]\nx=1\n[dbus]\nkeepalive = soon\n[mqtt]\nreject_unauthorized = maybe\n"),
+    problems(
+      "[lxp]\nhost = h\nserial = 123\nport = 0\nfoo = 1\n[bogus]\nx=1\n[dbus]\nkeepalive = soon\n[mqtt]\nreject_unauthorized = maybe\n",
+    ),
     [
-      'config.ini [bogus]: unknown section (known: mqtt, lxp, dbus, log)',
+      "config.ini [bogus]: unknown section (known: mqtt, lxp, dbus, log)",
       'config.ini [mqtt] reject_unauthorized: must be true or false (got "maybe")',
       'config.ini [lxp] serial: must be exactly 10 characters (has 3) (got "123")',
       'config.ini [lxp] port: must be between 1 and 65535 (got "0")',
@@ -97,7 +102,9 @@ Deno.test("quoted passwords keep # and ;, unquoted ones are cut by ini, and are 
   assert.match(text, /uri = mqtt:\/\/bob:\*\*\*@h:1883/);
   assert.equal((maskedConfig(c).mqtt as Record<string, unknown>).password, "***");
   // secrets are not echoed in error messages either
-  assert.deepEqual(problems("[mqtt]\npassword[] = a\n"), ['config.ini [mqtt] password: must be a single value (got "***")']);
+  assert.deepEqual(problems("[mqtt]\npassword[] = a\n"), [
+    'config.ini [mqtt] password: must be a single value (got "***")',
+  ]);
 });
 
 Deno.test("config.example.ini is the generated example and parses", async () => {

@@ -16,7 +16,7 @@ Deno.test("demo: inputs and Venus values reach a mosquitto_sub on the embedded b
     assert.ok(port > 0);
     assert.match(doc.dbus, /^unix:path=/);
     sub = mosquittoSub(port, ["octolux/#", "N/#"]);
-    await sub.waitFor((l) => l.startsWith("octolux/inputs/1 {\"status\":"), 20000);
+    await sub.waitFor((l) => l.startsWith('octolux/inputs/1 {"status":'), 20000);
     await sub.waitFor((l) => /^N\/e0ff50a097c0\/battery\/512\/Soc \{"value": [\d.]+\}$/.test(l), 20000);
     await mosquittoPub(port, "octolux/cmd/discharge_pct", "50");
     await sub.waitFor((l) => l === "octolux/result/discharge_pct OK");

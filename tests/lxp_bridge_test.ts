@@ -8,12 +8,60 @@ import { MqttLink } from "../src/mqtt/client.ts";
 import { silentLogger } from "../src/log.ts";
 import { freePort, mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
 import { spawnCli, writeConfig } from "./helpers/cli.ts";
-import { startTestSimulator, TEST_DATALOG as DATALOG, TEST_SERIAL as SERIAL } from "./helpers/inverter_sim.ts";
+import {
+  startTestSimulator,
+  TEST_DATALOG as DATALOG,
+  TEST_SERIAL as SERIAL,
+} from "./helpers/inverter_sim.ts";
 
 const SEED_KEYS: Record<string, string[]> = {
-  "1": ["status", "v_bat", "soc", "p_pv", "p_charge", "p_discharge", "v_acr", "f_ac", "p_inv", "p_rec", "v_eps", "f_eps", "p_to_grid", "p_to_user", "e_pv_day", "e_inv_day", "e_rec_day", "e_chg_day", "e_dischg_day", "e_eps_day", "e_to_grid_day", "e_to_user_day", "v_bus_1", "v_bus_2"],
-  "2": ["e_pv_all", "e_inv_all", "e_rec_all", "e_chg_all", "e_dischg_all", "e_eps_all", "e_to_grid_all", "e_to_user_all", "t_inner", "t_rad_1", "t_rad_2"],
-  "3": ["max_chg_curr", "max_dischg_curr", "charge_volt_ref", "dischg_cut_volt", ...Array.from({ length: 10 }, (_, i) => `bat_status_${i}`), "bat_status_inv"],
+  "1": [
+    "status",
+    "v_bat",
+    "soc",
+    "p_pv",
+    "p_charge",
+    "p_discharge",
+    "v_acr",
+    "f_ac",
+    "p_inv",
+    "p_rec",
+    "v_eps",
+    "f_eps",
+    "p_to_grid",
+    "p_to_user",
+    "e_pv_day",
+    "e_inv_day",
+    "e_rec_day",
+    "e_chg_day",
+    "e_dischg_day",
+    "e_eps_day",
+    "e_to_grid_day",
+    "e_to_user_day",
+    "v_bus_1",
+    "v_bus_2",
+  ],
+  "2": [
+    "e_pv_all",
+    "e_inv_all",
+    "e_rec_all",
+    "e_chg_all",
+    "e_dischg_all",
+    "e_eps_all",
+    "e_to_grid_all",
+    "e_to_user_all",
+    "t_inner",
+    "t_rad_1",
+    "t_rad_2",
+  ],
+  "3": [
+    "max_chg_curr",
+    "max_dischg_curr",
+    "charge_volt_ref",
+    "dischg_cut_volt",
+    ...Array.from({ length: 10 }, (_, i) => `bat_status_${i}`),
+    "bat_status_inv",
+  ],
 };
 
 interface Rig {
@@ -27,14 +75,29 @@ interface Rig {
 }
 
 async function rig(
-  opts: { embedded?: boolean; interval?: number; firmware?: "old" | "new"; commandTimeout?: number; mqttExtra?: string; beforeServe?: (brokerPort: number) => Promise<void> } = {},
+  opts: {
+    embedded?: boolean;
+    interval?: number;
+    firmware?: "old" | "new";
+    commandTimeout?: number;
+    mqttExtra?: string;
+    beforeServe?: (brokerPort: number) => Promise<void>;
+  } = {},
 ): Promise<Rig> {
-  const { sim, port: simPort } = await startTestSimulator({ interval: opts.interval ?? 0, firmware: opts.firmware, seed: 7 });
+  const { sim, port: simPort } = await startTestSimulator({
+    interval: opts.interval ?? 0,
+    firmware: opts.firmware,
+    seed: 7,
+  });
   const mosq = opts.embedded ? undefined : await startMosquitto();
   const brokerPort = mosq?.port ?? freePort();
   const mqttSection = mosq ? `uri = ${mosq.url}` : `listen = 127.0.0.1:${brokerPort}`;
   const cfg = await writeConfig(
-    `[mqtt]\n${mqttSection}\n${opts.mqttExtra ?? ""}\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = ${SERIAL}\ndatalog = ${DATALOG}\ncommand_timeout = ${opts.commandTimeout ?? 5}\n`,
+    `[mqtt]\n${mqttSection}\n${
+      opts.mqttExtra ?? ""
+    }\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = ${SERIAL}\ndatalog = ${DATALOG}\ncommand_timeout = ${
+      opts.commandTimeout ?? 5
+    }\n`,
   );
   await opts.beforeServe?.(brokerPort);
   const serve = spawnCli(["-c", cfg.path, "serve"]);
@@ -60,7 +123,8 @@ async function rig(
 }
 
 /** Lines after index `from` that match. */
-const after = (sub: Rig["sub"], from: number, pred: (l: string) => boolean) => sub.lines.slice(from).filter(pred);
+const after = (sub: Rig["sub"], from: number, pred: (l: string) => boolean) =>
+  sub.lines.slice(from).filter(pred);
 
 async function command(r: Rig, cmd: string, payload: string): Promise<string> {
   const from = r.sub.lines.length;
@@ -83,14 +147,21 @@ Deno.test("serve + sim + mosquitto: the seed's commands", async (t) => {
     });
 
     for (const block of ["1", "2", "3"]) {
-      await t.step(`read_input ${block} → inputs/${block} with exactly the documented keys, then result OK`, async () => {
-        const from = r.sub.lines.length;
-        assert.equal(await command(r, "read_input", block), "OK");
-        const lines = after(r.sub, from, (l) => l.startsWith(`octolux/inputs/${block} `) || l.startsWith("octolux/result/read_input "));
-        assert.ok(lines[0].startsWith(`octolux/inputs/${block} `), "data is published before the result");
-        const json = JSON.parse(lines[0].slice(`octolux/inputs/${block} `.length));
-        assert.deepEqual(Object.keys(json).slice(0, SEED_KEYS[block].length), SEED_KEYS[block]);
-      });
+      await t.step(
+        `read_input ${block} → inputs/${block} with exactly the documented keys, then result OK`,
+        async () => {
+          const from = r.sub.lines.length;
+          assert.equal(await command(r, "read_input", block), "OK");
+          const lines = after(
+            r.sub,
+            from,
+            (l) => l.startsWith(`octolux/inputs/${block} `) || l.startsWith("octolux/result/read_input "),
+          );
+          assert.ok(lines[0].startsWith(`octolux/inputs/${block} `), "data is published before the result");
+          const json = JSON.parse(lines[0].slice(`octolux/inputs/${block} `.length));
+          assert.deepEqual(Object.keys(json).slice(0, SEED_KEYS[block].length), SEED_KEYS[block]);
+        },
+      );
     }
 
     await t.step("read_input 4 → inputs/4", async () => {
@@ -144,45 +215,65 @@ Deno.test("serve + sim + mosquitto: the seed's commands", async (t) => {
       ]);
     });
 
-    await t.step("a write made by a second client straight to the dongle shows up on hold/<reg>", async () => {
-      const port = r.simPort;
-      const client = new LxpClient({ host: "127.0.0.1", port, datalog: DATALOG, serial: SERIAL }, silentLogger);
-      client.start();
-      try {
-        await client.waitConnected(5000);
-        const from = r.sub.lines.length;
-        await client.writeHold(105, 20);
-        await r.sub.waitFor((l) => l === "octolux/hold/105 20" && r.sub.lines.indexOf(l) >= from);
-        await client.readHold(160, 2);
-        await r.sub.waitFor((l) => l.startsWith("octolux/hold/161 "));
-      } finally {
-        await client.stop();
-      }
-    });
+    await t.step(
+      "a write made by a second client straight to the dongle shows up on hold/<reg>",
+      async () => {
+        const port = r.simPort;
+        const client = new LxpClient(
+          { host: "127.0.0.1", port, datalog: DATALOG, serial: SERIAL },
+          silentLogger,
+        );
+        client.start();
+        try {
+          await client.waitConnected(5000);
+          const from = r.sub.lines.length;
+          await client.writeHold(105, 20);
+          await r.sub.waitFor((l) => l === "octolux/hold/105 20" && r.sub.lines.indexOf(l) >= from);
+          await client.readHold(160, 2);
+          await r.sub.waitFor((l) => l.startsWith("octolux/hold/161 "));
+        } finally {
+          await client.stop();
+        }
+      },
+    );
 
-    await t.step("bad payloads → FAIL, a warning naming topic and payload, and nothing is written", async () => {
-      const writesBefore = r.sim.stats.writes;
-      const value65 = r.sim.holdings[65];
-      for (const bad of ["abc", "150", "-1", "50.5", ""]) {
-        assert.equal(await command(r, "discharge_pct", bad), "FAIL", `discharge_pct=${JSON.stringify(bad)}`);
-        await r.serve.waitFor((l) => l.includes("rejected command") && l.includes("octolux/cmd/discharge_pct") && l.includes(`"payload":${JSON.stringify(bad)}`));
-      }
-      assert.equal(await command(r, "read_input", "7"), "FAIL");
-      assert.equal(await command(r, "read_hold", "x"), "FAIL");
-      assert.equal(await command(r, "set_hold/66", "70000"), "FAIL");
-      assert.equal(await command(r, "set_hold/abc", "1"), "FAIL");
-      assert.equal(r.sim.stats.writes, writesBefore);
-      assert.equal(r.sim.holdings[65], value65);
-    });
+    await t.step(
+      "bad payloads → FAIL, a warning naming topic and payload, and nothing is written",
+      async () => {
+        const writesBefore = r.sim.stats.writes;
+        const value65 = r.sim.holdings[65];
+        for (const bad of ["abc", "150", "-1", "50.5", ""]) {
+          assert.equal(
+            await command(r, "discharge_pct", bad),
+            "FAIL",
+            `discharge_pct=${JSON.stringify(bad)}`,
+          );
+          await r.serve.waitFor((l) =>
+            l.includes("rejected command") && l.includes("octolux/cmd/discharge_pct") &&
+            l.includes(`"payload":${JSON.stringify(bad)}`)
+          );
+        }
+        assert.equal(await command(r, "read_input", "7"), "FAIL");
+        assert.equal(await command(r, "read_hold", "x"), "FAIL");
+        assert.equal(await command(r, "set_hold/66", "70000"), "FAIL");
+        assert.equal(await command(r, "set_hold/abc", "1"), "FAIL");
+        assert.equal(r.sim.stats.writes, writesBefore);
+        assert.equal(r.sim.holdings[65], value65);
+      },
+    );
 
     await t.step("unknown cmd topics are logged and ignored", async () => {
       const from = r.sub.lines.length;
       await mosquittoPub(r.brokerPort, "octolux/cmd/frobnicate", "1");
-      await r.serve.waitFor((l) => l.includes("ignoring unknown command topic") && l.includes("octolux/cmd/frobnicate"));
+      await r.serve.waitFor((l) =>
+        l.includes("ignoring unknown command topic") && l.includes("octolux/cmd/frobnicate")
+      );
       // the next real command still gets exactly its own result
       assert.equal(await command(r, "discharge_pct", "55"), "OK");
       assert.equal(r.sim.holdings[65], 55);
-      assert.deepEqual(after(r.sub, from, (l) => l.startsWith("octolux/result/")), ["octolux/result/discharge_pct OK"]);
+      assert.deepEqual(after(r.sub, from, (l) => l.startsWith("octolux/result/")), [
+        "octolux/result/discharge_pct OK",
+      ]);
     });
 
     await t.step("garbage and bad CRCs on the wire: commands still work", async () => {
@@ -192,18 +283,26 @@ Deno.test("serve + sim + mosquitto: the seed's commands", async (t) => {
       r.sim.setFaults({ garbageProbability: 0, badCrcProbability: 0, chunk: false });
     });
 
-    await t.step("dongle drops mid-command: that command FAILs once, the bridge reconnects and serves the next", async () => {
-      r.sim.setFaults({ dropProbability: 1 });
-      assert.equal(await command(r, "read_hold", "21"), "FAIL");
-      r.sim.setFaults({ dropProbability: 0 });
-      await r.sub.waitFor((l) => l === "octolux/inverter offline");
-      const deadline = Date.now() + 15000;
-      while (Date.now() < deadline && !r.sub.lines.slice(r.sub.lines.lastIndexOf("octolux/inverter offline")).includes("octolux/inverter online")) {
-        await new Promise((res) => setTimeout(res, 20));
-      }
-      assert.equal(await command(r, "discharge_pct", "70"), "OK");
-      assert.equal(r.sim.holdings[65], 70);
-    });
+    await t.step(
+      "dongle drops mid-command: that command FAILs once, the bridge reconnects and serves the next",
+      async () => {
+        r.sim.setFaults({ dropProbability: 1 });
+        assert.equal(await command(r, "read_hold", "21"), "FAIL");
+        r.sim.setFaults({ dropProbability: 0 });
+        await r.sub.waitFor((l) => l === "octolux/inverter offline");
+        const deadline = Date.now() + 15000;
+        while (
+          Date.now() < deadline &&
+          !r.sub.lines.slice(r.sub.lines.lastIndexOf("octolux/inverter offline")).includes(
+            "octolux/inverter online",
+          )
+        ) {
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        assert.equal(await command(r, "discharge_pct", "70"), "OK");
+        assert.equal(r.sim.holdings[65], 70);
+      },
+    );
 
     await t.step("broker restart: reconnect, resubscribe, republish retained status", async () => {
       await r.sub.stop();
@@ -225,7 +324,11 @@ Deno.test("storm: 1,000 mixed commands are each answered exactly once, in order"
   try {
     await link.start();
     const results: string[] = [];
-    link.subscribe("octolux/result/#", (m) => results.push(`${m.topic.slice("octolux/result/".length)} ${new TextDecoder().decode(m.payload)}`));
+    link.subscribe(
+      "octolux/result/#",
+      (m) =>
+        results.push(`${m.topic.slice("octolux/result/".length)} ${new TextDecoder().decode(m.payload)}`),
+    );
     await new Promise((res) => setTimeout(res, 200));
     const expected: string[] = [];
     const kinds = [
@@ -260,18 +363,24 @@ Deno.test("a retained command is ignored with a warning and never executed (repl
     beforeServe: (port) => mosquittoPub(port, "octolux/cmd/discharge_pct", "10", ["-r"]),
   });
   try {
-    await r.serve.waitFor((l) => l.includes("ignoring retained command") && l.includes("octolux/cmd/discharge_pct"));
+    await r.serve.waitFor((l) =>
+      l.includes("ignoring retained command") && l.includes("octolux/cmd/discharge_pct")
+    );
     assert.equal(await command(r, "read_hold", "65"), "OK");
     assert.notEqual(r.sim.holdings[65], 10);
     assert.equal(r.sim.stats.writes, 0);
-    assert.deepEqual(r.sub.lines.filter((l) => l.startsWith("octolux/result/")), ["octolux/result/read_hold OK"]);
+    assert.deepEqual(r.sub.lines.filter((l) => l.startsWith("octolux/result/")), [
+      "octolux/result/read_hold OK",
+    ]);
     // published retained while serve is connected (delivered live): ignored too (MQTT 5 retain-as-published)
     const warnings = () => r.serve.lines.filter((l) => l.includes("ignoring retained command")).length;
     const seen = warnings();
     await mosquittoPub(r.brokerPort, "octolux/cmd/discharge_pct", "11", ["-r"]);
     await r.serve.waitFor(() => warnings() > seen);
     assert.equal(r.sim.stats.writes, 0);
-    assert.deepEqual(r.sub.lines.filter((l) => l.startsWith("octolux/result/")), ["octolux/result/read_hold OK"]);
+    assert.deepEqual(r.sub.lines.filter((l) => l.startsWith("octolux/result/")), [
+      "octolux/result/read_hold OK",
+    ]);
   } finally {
     await mosquittoPub(r.brokerPort, "octolux/cmd/discharge_pct", "", ["-r"]); // clear the retained command
     await r.close();
@@ -282,7 +391,9 @@ Deno.test("embedded broker: serve with no [mqtt] uri works with mosquitto_pub/su
   const r = await rig({ embedded: true, mqttExtra: "discovery = true" });
   const ha = mosquittoSub(r.brokerPort, ["homeassistant/#"]);
   try {
-    const line = await ha.waitFor((l) => l.startsWith("homeassistant/switch/ess2mqtt_ba12345678/ac_charge/config "));
+    const line = await ha.waitFor((l) =>
+      l.startsWith("homeassistant/switch/ess2mqtt_ba12345678/ac_charge/config ")
+    );
     assert.equal(JSON.parse(line.slice(line.indexOf(" ") + 1)).command_topic, "octolux/cmd/ac_charge");
     await ha.waitFor((l) => l.startsWith("homeassistant/sensor/ess2mqtt_ba12345678/v_bat/config "));
     assert.equal(await command(r, "discharge_pct", "42"), "OK");
@@ -301,7 +412,11 @@ Deno.test("broadcasts: old firmware (3 blocks) and new firmware (one 0–126 fra
       for (const block of ["1", "2", "3"]) {
         const line = await r.sub.waitFor((l) => l.startsWith(`octolux/inputs/${block} `), 15000);
         const json = JSON.parse(line.slice(`octolux/inputs/${block} `.length));
-        assert.deepEqual(Object.keys(json).slice(0, SEED_KEYS[block].length), SEED_KEYS[block], `${firmware} block ${block}`);
+        assert.deepEqual(
+          Object.keys(json).slice(0, SEED_KEYS[block].length),
+          SEED_KEYS[block],
+          `${firmware} block ${block}`,
+        );
       }
     } finally {
       await r.close();

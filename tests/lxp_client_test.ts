@@ -6,7 +6,11 @@ import type { Packet, TranslatedData } from "../src/lxp/frame.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
 import { until } from "./helpers/wait.ts";
 import { freePort } from "./helpers/mosquitto.ts";
-import { startTestSimulator, TEST_DATALOG as DATALOG, TEST_SERIAL as SERIAL } from "./helpers/inverter_sim.ts";
+import {
+  startTestSimulator,
+  TEST_DATALOG as DATALOG,
+  TEST_SERIAL as SERIAL,
+} from "./helpers/inverter_sim.ts";
 
 interface Rig {
   sim: InverterSimulator;
@@ -69,7 +73,6 @@ function withRig(name: string, fn: (r: Rig) => Promise<void>, simOpts: InverterS
     },
   });
 }
-
 
 async function rejectsWith(p: Promise<unknown>, kind: string): Promise<LxpError> {
   try {

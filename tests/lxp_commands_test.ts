@@ -3,31 +3,85 @@ import fc from "fast-check";
 import { ALL_COMMANDS, NAMED_COMMANDS, parseBoolean, planCommand } from "../src/lxp/commands.ts";
 
 Deno.test("parseBoolean", () => {
-  for (const t of ["1", "t", "true", "y", "yes", "on", "TRUE", "On", " yes ", "Y\n"]) assert.equal(parseBoolean(t), true, t);
-  for (const f of ["0", "f", "false", "no", "off", "", "2", "truee", "enable", "ja"]) assert.equal(parseBoolean(f), false, f);
+  for (const t of ["1", "t", "true", "y", "yes", "on", "TRUE", "On", " yes ", "Y\n"]) {
+    assert.equal(parseBoolean(t), true, t);
+  }
+  for (const f of ["0", "f", "false", "no", "off", "", "2", "truee", "enable", "ja"]) {
+    assert.equal(parseBoolean(f), false, f);
+  }
 });
 
 Deno.test("NAMED_COMMANDS", () => {
   assert.deepStrictEqual([...NAMED_COMMANDS], [
-    "ac_charge", "forced_discharge", "charge_priority", "charge_pct", "discharge_pct", "charge_amount_pct",
+    "ac_charge",
+    "forced_discharge",
+    "charge_priority",
+    "charge_pct",
+    "discharge_pct",
+    "charge_amount_pct",
   ]);
   assert.ok(ALL_COMMANDS.includes("read_hold"));
 });
 
 Deno.test("bit commands → register 21 bits 7/10/11", () => {
-  assert.deepStrictEqual(planCommand("ac_charge", "on"), { ok: true, plan: { kind: "setBit", register: 21, bit: 7, on: true } });
-  assert.deepStrictEqual(planCommand("forced_discharge", "0"), { ok: true, plan: { kind: "setBit", register: 21, bit: 10, on: false } });
-  assert.deepStrictEqual(planCommand("charge_priority", "yes"), { ok: true, plan: { kind: "setBit", register: 21, bit: 11, on: true } });
-  assert.deepStrictEqual(planCommand("ac_charge", "garbage"), { ok: true, plan: { kind: "setBit", register: 21, bit: 7, on: false } });
+  assert.deepStrictEqual(planCommand("ac_charge", "on"), {
+    ok: true,
+    plan: { kind: "setBit", register: 21, bit: 7, on: true },
+  });
+  assert.deepStrictEqual(planCommand("forced_discharge", "0"), {
+    ok: true,
+    plan: { kind: "setBit", register: 21, bit: 10, on: false },
+  });
+  assert.deepStrictEqual(planCommand("charge_priority", "yes"), {
+    ok: true,
+    plan: { kind: "setBit", register: 21, bit: 11, on: true },
+  });
+  assert.deepStrictEqual(planCommand("ac_charge", "garbage"), {
+    ok: true,
+    plan: { kind: "setBit", register: 21, bit: 7, on: false },
+  });
 });
 
 Deno.test("percentage commands → hold 64/65/67", () => {
-  assert.deepStrictEqual(planCommand("charge_pct", "50"), { ok: true, plan: { kind: "write", register: 64, value: 50 } });
-  assert.deepStrictEqual(planCommand("discharge_pct", "0"), { ok: true, plan: { kind: "write", register: 65, value: 0 } });
-  assert.deepStrictEqual(planCommand("charge_amount_pct", "100"), { ok: true, plan: { kind: "write", register: 67, value: 100 } });
-  assert.deepStrictEqual(planCommand("charge_pct", " 50 "), { ok: true, plan: { kind: "write", register: 64, value: 50 } });
-  assert.deepStrictEqual(planCommand("charge_pct", "050"), { ok: true, plan: { kind: "write", register: 64, value: 50 } });
-  for (const bad of ["abc", "150", "101", "-1", "50.5", "", " ", "+5", "1e2", "0x10", "5 0", "50%", "٥٠", "NaN", "Infinity"]) {
+  assert.deepStrictEqual(planCommand("charge_pct", "50"), {
+    ok: true,
+    plan: { kind: "write", register: 64, value: 50 },
+  });
+  assert.deepStrictEqual(planCommand("discharge_pct", "0"), {
+    ok: true,
+    plan: { kind: "write", register: 65, value: 0 },
+  });
+  assert.deepStrictEqual(planCommand("charge_amount_pct", "100"), {
+    ok: true,
+    plan: { kind: "write", register: 67, value: 100 },
+  });
+  assert.deepStrictEqual(planCommand("charge_pct", " 50 "), {
+    ok: true,
+    plan: { kind: "write", register: 64, value: 50 },
+  });
+  assert.deepStrictEqual(planCommand("charge_pct", "050"), {
+    ok: true,
+    plan: { kind: "write", register: 64, value: 50 },
+  });
+  for (
+    const bad of [
+      "abc",
+      "150",
+      "101",
+      "-1",
+      "50.5",
+      "",
+      " ",
+      "+5",
+      "1e2",
+      "0x10",
+      "5 0",
+      "50%",
+      "٥٠",
+      "NaN",
+      "Infinity",
+    ]
+  ) {
     for (const name of ["charge_pct", "discharge_pct", "charge_amount_pct"]) {
       const r = planCommand(name, bad);
       assert.equal(r.ok, false, `${name} ${JSON.stringify(bad)}`);
@@ -41,7 +95,10 @@ Deno.test("percentage commands → hold 64/65/67", () => {
 
 Deno.test("read_input", () => {
   for (const b of [1, 2, 3, 4]) {
-    assert.deepStrictEqual(planCommand("read_input", String(b)), { ok: true, plan: { kind: "readInput", block: b } });
+    assert.deepStrictEqual(planCommand("read_input", String(b)), {
+      ok: true,
+      plan: { kind: "readInput", block: b },
+    });
   }
   for (const bad of ["0", "5", "7", "", "x", "1.0", "-1"]) {
     const r = planCommand("read_input", bad);
@@ -51,11 +108,26 @@ Deno.test("read_input", () => {
 });
 
 Deno.test("read_hold", () => {
-  assert.deepStrictEqual(planCommand("read_hold", "65"), { ok: true, plan: { kind: "readHold", register: 65, count: 1 } });
-  assert.deepStrictEqual(planCommand("read_hold", "0,40"), { ok: true, plan: { kind: "readHold", register: 0, count: 40 } });
-  assert.deepStrictEqual(planCommand("read_hold", " 12 , 3 "), { ok: true, plan: { kind: "readHold", register: 12, count: 3 } });
-  assert.deepStrictEqual(planCommand("read_hold", "0,127"), { ok: true, plan: { kind: "readHold", register: 0, count: 127 } });
-  assert.deepStrictEqual(planCommand("read_hold", "65535"), { ok: true, plan: { kind: "readHold", register: 65535, count: 1 } });
+  assert.deepStrictEqual(planCommand("read_hold", "65"), {
+    ok: true,
+    plan: { kind: "readHold", register: 65, count: 1 },
+  });
+  assert.deepStrictEqual(planCommand("read_hold", "0,40"), {
+    ok: true,
+    plan: { kind: "readHold", register: 0, count: 40 },
+  });
+  assert.deepStrictEqual(planCommand("read_hold", " 12 , 3 "), {
+    ok: true,
+    plan: { kind: "readHold", register: 12, count: 3 },
+  });
+  assert.deepStrictEqual(planCommand("read_hold", "0,127"), {
+    ok: true,
+    plan: { kind: "readHold", register: 0, count: 127 },
+  });
+  assert.deepStrictEqual(planCommand("read_hold", "65535"), {
+    ok: true,
+    plan: { kind: "readHold", register: 65535, count: 1 },
+  });
   for (const bad of ["x", "", "65536", "-1", "1,0", "1,128", "1,x", "1,2,3", "1,", ",1", "65535,2", "1.5"]) {
     const r = planCommand("read_hold", bad);
     assert.equal(r.ok, false, bad);
@@ -64,14 +136,33 @@ Deno.test("read_hold", () => {
 });
 
 Deno.test("set_hold/<reg>", () => {
-  assert.deepStrictEqual(planCommand("set_hold/66", "100"), { ok: true, plan: { kind: "write", register: 66, value: 100 } });
-  assert.deepStrictEqual(planCommand("set_hold/0", "65535"), { ok: true, plan: { kind: "write", register: 0, value: 65535 } });
-  assert.deepStrictEqual(planCommand("set_hold/65535", "0"), { ok: true, plan: { kind: "write", register: 65535, value: 0 } });
-  for (const [name, payload] of [
-    ["set_hold/66", "65536"], ["set_hold/66", "-1"], ["set_hold/66", ""], ["set_hold/66", "1.5"],
-    ["set_hold/66", "abc"], ["set_hold/65536", "1"], ["set_hold/x", "1"], ["set_hold/", "1"], ["set_hold/-1", "1"],
-    ["set_hold/ 5", "1"], ["set_hold/1e2", "1"],
-  ]) {
+  assert.deepStrictEqual(planCommand("set_hold/66", "100"), {
+    ok: true,
+    plan: { kind: "write", register: 66, value: 100 },
+  });
+  assert.deepStrictEqual(planCommand("set_hold/0", "65535"), {
+    ok: true,
+    plan: { kind: "write", register: 0, value: 65535 },
+  });
+  assert.deepStrictEqual(planCommand("set_hold/65535", "0"), {
+    ok: true,
+    plan: { kind: "write", register: 65535, value: 0 },
+  });
+  for (
+    const [name, payload] of [
+      ["set_hold/66", "65536"],
+      ["set_hold/66", "-1"],
+      ["set_hold/66", ""],
+      ["set_hold/66", "1.5"],
+      ["set_hold/66", "abc"],
+      ["set_hold/65536", "1"],
+      ["set_hold/x", "1"],
+      ["set_hold/", "1"],
+      ["set_hold/-1", "1"],
+      ["set_hold/ 5", "1"],
+      ["set_hold/1e2", "1"],
+    ]
+  ) {
     const r = planCommand(name, payload);
     assert.equal(r.ok, false, `${name} ${payload}`);
   }

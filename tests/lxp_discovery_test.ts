@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { discoveryMessages } from "../src/lxp/discovery.ts";
 
-const msgs = discoveryMessages({ prefix: "octolux", discoveryPrefix: "homeassistant", datalog: "BA12345678", serial: "0123456789" });
+const msgs = discoveryMessages({
+  prefix: "octolux",
+  discoveryPrefix: "homeassistant",
+  datalog: "BA12345678",
+  serial: "0123456789",
+});
 const byTopic = new Map(msgs.map((m) => [m.topic, JSON.parse(m.payload)]));
 
 Deno.test("discovery: sensors read the inputs JSON with unit and classes from the register table", () => {

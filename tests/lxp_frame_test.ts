@@ -61,7 +61,14 @@ Deno.test("heartbeat with protocol 5 and a non-zero trailing byte is preserved",
 
 Deno.test("§2.2 read hold request 12×3", () => {
   const expected: TranslatedData = {
-    kind: "translated", protocol: 1, datalog: DL, address: 0, fn: 3, serial: SN, register: 12, count: 3,
+    kind: "translated",
+    protocol: 1,
+    datalog: DL,
+    address: 0,
+    fn: 3,
+    serial: SN,
+    register: 12,
+    count: 3,
   };
   both(V.readHold12x3Request, expected);
   assert.deepStrictEqual(readRequest({ datalog: DL, serial: SN, fn: 3, register: 12, count: 3 }), expected);
@@ -73,8 +80,15 @@ Deno.test("§2.2 read hold request 12×3", () => {
 
 Deno.test("§2.3 read hold reply 12–14 (byte count present)", () => {
   both(V.readHold12x3Reply, {
-    kind: "translated", protocol: 2, datalog: DL, address: 1, fn: 3, serial: SN, register: 12,
-    values: [1558, 1300, 14608], byteCountPresent: true,
+    kind: "translated",
+    protocol: 2,
+    datalog: DL,
+    address: 1,
+    fn: 3,
+    serial: SN,
+    register: 12,
+    values: [1558, 1300, 14608],
+    byteCountPresent: true,
   });
 });
 
@@ -82,23 +96,58 @@ Deno.test("§2.3 protocol-1 reply without byte count and its count-1 request", (
   // The lxp-bridge fake-inverter reply carries address 0, so its bytes have the layout of a request;
   // a receiver that only sees replies decodes it with direction "reply".
   both(V.readHold12P1Reply, {
-    kind: "translated", protocol: 1, datalog: DL, address: 0, fn: 3, serial: SN, register: 12,
-    values: [10270], byteCountPresent: false,
+    kind: "translated",
+    protocol: 1,
+    datalog: DL,
+    address: 0,
+    fn: 3,
+    serial: SN,
+    register: 12,
+    values: [10270],
+    byteCountPresent: false,
   }, "reply");
   // auto: address 0 → request reading (same bytes on re-encode)
   both(V.readHold12P1Reply, {
-    kind: "translated", protocol: 1, datalog: DL, address: 0, fn: 3, serial: SN, register: 12, count: 10270,
+    kind: "translated",
+    protocol: 1,
+    datalog: DL,
+    address: 0,
+    fn: 3,
+    serial: SN,
+    register: 12,
+    count: 10270,
   });
   both(V.readHold12x1Request, {
-    kind: "translated", protocol: 1, datalog: DL, address: 0, fn: 3, serial: SN, register: 12, count: 1,
+    kind: "translated",
+    protocol: 1,
+    datalog: DL,
+    address: 0,
+    fn: 3,
+    serial: SN,
+    register: 12,
+    count: 1,
   });
   both(V.readHold12x1Request, {
-    kind: "translated", protocol: 1, datalog: DL, address: 0, fn: 3, serial: SN, register: 12, count: 1,
+    kind: "translated",
+    protocol: 1,
+    datalog: DL,
+    address: 0,
+    fn: 3,
+    serial: SN,
+    register: 12,
+    count: 1,
   }, "request");
   // The same reply with address 1 is a reply in auto mode.
   const addr1: TranslatedData = {
-    kind: "translated", protocol: 1, datalog: DL, address: 1, fn: 3, serial: SN, register: 12,
-    values: [10270], byteCountPresent: false,
+    kind: "translated",
+    protocol: 1,
+    datalog: DL,
+    address: 1,
+    fn: 3,
+    serial: SN,
+    register: 12,
+    values: [10270],
+    byteCountPresent: false,
   };
   assert.deepStrictEqual(decodeOk(toHex(encodePacket(addr1))), addr1);
   // Splitter with direction "reply"
@@ -108,7 +157,10 @@ Deno.test("§2.3 protocol-1 reply without byte count and its count-1 request", (
 });
 
 Deno.test("§2.5 read input requests", () => {
-  const cases: [string, number][] = [[V.readInput0Request, 0], [V.readInput40Request, 40], [V.readInput80Request, 80]];
+  const cases: [string, number][] = [[V.readInput0Request, 0], [V.readInput40Request, 40], [
+    V.readInput80Request,
+    80,
+  ]];
   for (const [hex, register] of cases) {
     const expected = readRequest({ datalog: DL, serial: SN, fn: 4, register, count: 40 });
     both(hex, expected);
@@ -117,7 +169,14 @@ Deno.test("§2.5 read input requests", () => {
 
 function inputReply(register: number, values: number[]): TranslatedData {
   return {
-    kind: "translated", protocol: 2, datalog: DL, address: 1, fn: 4, serial: SN, register, values,
+    kind: "translated",
+    protocol: 2,
+    datalog: DL,
+    address: 1,
+    fn: 4,
+    serial: SN,
+    register,
+    values,
     byteCountPresent: true,
   };
 }
@@ -153,7 +212,14 @@ Deno.test("§2.6 read input replies (three blocks)", () => {
 Deno.test("§2.8 write single (lxp-bridge and lxp-packet vectors)", () => {
   const req = writeSingleRequest({ datalog: DL, serial: SN, register: 66, value: 100 });
   assert.deepStrictEqual(req, {
-    kind: "translated", protocol: 1, datalog: DL, address: 0, fn: 6, serial: SN, register: 66, value: 100,
+    kind: "translated",
+    protocol: 1,
+    datalog: DL,
+    address: 0,
+    fn: 6,
+    serial: SN,
+    register: 66,
+    value: 100,
   });
   both(V.writeSingle66Request, req);
   both(V.writeSingle66Reply, { ...req, protocol: 2, address: 1 });
@@ -165,11 +231,25 @@ Deno.test("§2.8 write single (lxp-bridge and lxp-packet vectors)", () => {
 
 Deno.test("§2.9 write multi (set clock)", () => {
   both(V.writeMulti12Request, {
-    kind: "translated", protocol: 2, datalog: DL, address: 0, fn: 0x10, serial: SN, register: 12, count: 3,
+    kind: "translated",
+    protocol: 2,
+    datalog: DL,
+    address: 0,
+    fn: 0x10,
+    serial: SN,
+    register: 12,
+    count: 3,
     values: [0x0616, 0x1413, 0x2117],
   });
   both(V.writeMulti12Reply, {
-    kind: "translated", protocol: 2, datalog: DL, address: 1, fn: 0x10, serial: SN, register: 12, count: 3,
+    kind: "translated",
+    protocol: 2,
+    datalog: DL,
+    address: 1,
+    fn: 0x10,
+    serial: SN,
+    register: 12,
+    count: 3,
   });
   // encoding without an explicit count works too
   const p = decodeOk(V.writeMulti12Request) as TranslatedData;
@@ -179,14 +259,26 @@ Deno.test("§2.9 write multi (set clock)", () => {
 Deno.test("§2.11 param frames", () => {
   both(V.readParam7Request, { kind: "readParam", protocol: 2, datalog: DL, param: 7 });
   both(V.readParam0Reply300, {
-    kind: "readParam", protocol: 2, datalog: DL, param: 0, value: new Uint8Array([0x2c, 0x01]),
+    kind: "readParam",
+    protocol: 2,
+    datalog: DL,
+    param: 0,
+    value: new Uint8Array([0x2c, 0x01]),
   });
   both(V.readParam0RequestBA, { kind: "readParam", protocol: 1, datalog: "BA19260024", param: 0 });
   both(V.readParam0ReplyBA, {
-    kind: "readParam", protocol: 2, datalog: "BA19260024", param: 0, value: new Uint8Array([0xb4, 0x00]),
+    kind: "readParam",
+    protocol: 2,
+    datalog: "BA19260024",
+    param: 0,
+    value: new Uint8Array([0xb4, 0x00]),
   });
   both(V.writeParam7Request, {
-    kind: "writeParam", protocol: 2, datalog: DL, param: 7, value: new Uint8Array([0x00, 0x03]),
+    kind: "writeParam",
+    protocol: 2,
+    datalog: DL,
+    param: 7,
+    value: new Uint8Array([0x00, 0x03]),
   });
   both(V.writeParam7Reply, { kind: "writeParam", protocol: 2, datalog: DL, param: 7, result: 3 });
 });
@@ -194,7 +286,14 @@ Deno.test("§2.11 param frames", () => {
 Deno.test("exception replies", () => {
   for (const fn of [0x83, 0x84, 0x86, 0x90]) {
     const p: TranslatedData = {
-      kind: "translated", protocol: 2, datalog: DL, address: 0, fn, serial: SN, register: 21, exceptionCode: 3,
+      kind: "translated",
+      protocol: 2,
+      datalog: DL,
+      address: 0,
+      fn,
+      serial: SN,
+      register: 21,
+      exceptionCode: 3,
     };
     const bytes = encodePacket(p);
     assert.equal(bytes.length, 37);
@@ -206,7 +305,14 @@ Deno.test("exception replies", () => {
 Deno.test("protocol-5 127-register reply (291 bytes) round trip", () => {
   const values = Array.from({ length: 127 }, (_, i) => (i * 517) & 0xffff);
   const p: TranslatedData = {
-    kind: "translated", protocol: 5, datalog: DL, address: 1, fn: 4, serial: SN, register: 0, values,
+    kind: "translated",
+    protocol: 5,
+    datalog: DL,
+    address: 1,
+    fn: 4,
+    serial: SN,
+    register: 0,
+    values,
     byteCountPresent: true,
   };
   const bytes = encodePacket(p);
@@ -222,11 +328,46 @@ Deno.test("decodeFrame reports errors with clear messages", () => {
   const cases: [Uint8Array, RegExp][] = [
     [new Uint8Array(0), /too short/],
     [good.subarray(0, 30), /frame length field 37 does not match 30 bytes/],
-    [(() => { const b = good.slice(); b[0] = 0; return b; })(), /bad prefix/],
-    [(() => { const b = good.slice(); b[7] = 0xc9; return b; })(), /unknown TCP function 0xc9/],
-    [(() => { const b = good.slice(); b[18] = 0x18; return b; })(), /data length field 24/],
-    [(() => { const b = good.slice(); b[good.length - 1] ^= 1; return b; })(), /CRC mismatch/],
-    [(() => { const b = good.slice(); b[4] = 0x26; return b; })(), /frame length field 38/],
+    [
+      (() => {
+        const b = good.slice();
+        b[0] = 0;
+        return b;
+      })(),
+      /bad prefix/,
+    ],
+    [
+      (() => {
+        const b = good.slice();
+        b[7] = 0xc9;
+        return b;
+      })(),
+      /unknown TCP function 0xc9/,
+    ],
+    [
+      (() => {
+        const b = good.slice();
+        b[18] = 0x18;
+        return b;
+      })(),
+      /data length field 24/,
+    ],
+    [
+      (() => {
+        const b = good.slice();
+        b[good.length - 1] ^= 1;
+        return b;
+      })(),
+      /CRC mismatch/,
+    ],
+    [
+      (() => {
+        const b = good.slice();
+        b[4] = 0x26;
+        return b;
+      })(),
+      /frame length field 38/,
+    ],
     [fromHex(V.heartbeat + "00").map((x, i) => (i === 4 ? 14 : x)), /heartbeat must be 19 bytes/],
   ];
   for (const [bytes, re] of cases) {
@@ -266,13 +407,33 @@ Deno.test("encodePacket rejects invalid input with RangeError", () => {
   assert.throws(() => encodePacket({ ...base, count: -1 }), RangeError);
   assert.throws(() => encodePacket({ ...base, count: undefined }), RangeError);
   assert.throws(() => encodePacket({ ...base, count: undefined, values: [0x10000] }), RangeError);
-  assert.throws(() => encodePacket({ ...base, count: undefined, values: new Array(128).fill(0) }), RangeError);
-  assert.throws(() => encodePacket(writeSingleRequest({ datalog: DL, serial: SN, register: 1, value: 70000 })), RangeError);
+  assert.throws(
+    () => encodePacket({ ...base, count: undefined, values: new Array(128).fill(0) }),
+    RangeError,
+  );
+  assert.throws(
+    () => encodePacket(writeSingleRequest({ datalog: DL, serial: SN, register: 1, value: 70000 })),
+    RangeError,
+  );
   assert.throws(() => encodePacket({ ...base, fn: 0x21 }), RangeError);
   assert.throws(() => encodePacket({ ...base, fn: 0x83 }), RangeError);
   assert.throws(() => encodePacket({ ...base, fn: FN_WRITE_MULTI, count: 2, values: [1] }), RangeError);
-  assert.throws(() => encodePacket({ kind: "heartbeat", protocol: 2, datalog: DL, trailer: 256 }), RangeError);
-  assert.throws(() => encodePacket({ kind: "writeParam", protocol: 2, datalog: DL, param: 1, result: 0, value: new Uint8Array(1) }), RangeError);
+  assert.throws(
+    () => encodePacket({ kind: "heartbeat", protocol: 2, datalog: DL, trailer: 256 }),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      encodePacket({
+        kind: "writeParam",
+        protocol: 2,
+        datalog: DL,
+        param: 1,
+        result: 0,
+        value: new Uint8Array(1),
+      }),
+    RangeError,
+  );
 });
 
 // ------------------------------------------------------------------------------------------------ properties
@@ -288,25 +449,50 @@ const protocol = fc.oneof(fc.constantFrom(1, 2, 5), u16);
 const readFn = fc.constantFrom(FN_READ_HOLD, FN_READ_INPUT);
 
 const heartbeatArb: fc.Arbitrary<Packet> = rec({
-  kind: fc.constant("heartbeat" as const), protocol, datalog: serial10, trailer: u8,
+  kind: fc.constant("heartbeat" as const),
+  protocol,
+  datalog: serial10,
+  trailer: u8,
 });
-const common = { kind: fc.constant("translated" as const), protocol, datalog: serial10, serial: serial10, register: u16 };
+const common = {
+  kind: fc.constant("translated" as const),
+  protocol,
+  datalog: serial10,
+  serial: serial10,
+  register: u16,
+};
 const readReqArb = rec({ ...common, address: fc.constant(0), fn: readFn, count: u16 });
 const readReplyArb = fc.oneof(
   rec({
-    ...common, address: fc.integer({ min: 1, max: 255 }), fn: readFn,
-    values: fc.array(u16, { maxLength: 127 }), byteCountPresent: fc.constant(true),
+    ...common,
+    address: fc.integer({ min: 1, max: 255 }),
+    fn: readFn,
+    values: fc.array(u16, { maxLength: 127 }),
+    byteCountPresent: fc.constant(true),
   }),
   rec({
-    ...common, address: fc.integer({ min: 1, max: 255 }), fn: readFn,
-    values: fc.array(u16, { minLength: 1, maxLength: 127 }), byteCountPresent: fc.constant(false),
+    ...common,
+    address: fc.integer({ min: 1, max: 255 }),
+    fn: readFn,
+    values: fc.array(u16, { minLength: 1, maxLength: 127 }),
+    byteCountPresent: fc.constant(false),
   }),
 );
 const writeSingleArb = rec({ ...common, address: u8, fn: fc.constant(FN_WRITE_SINGLE), value: u16 });
-const writeMultiReqArb = rec({ ...common, address: u8, fn: fc.constant(FN_WRITE_MULTI), values: fc.array(u16, { maxLength: 127 }) })
+const writeMultiReqArb = rec({
+  ...common,
+  address: u8,
+  fn: fc.constant(FN_WRITE_MULTI),
+  values: fc.array(u16, { maxLength: 127 }),
+})
   .map((p) => ({ ...p, count: p.values.length }));
 const writeMultiReplyArb = rec({ ...common, address: u8, fn: fc.constant(FN_WRITE_MULTI), count: u16 });
-const exceptionArb = rec({ ...common, address: u8, fn: fc.integer({ min: 0x80, max: 0xff }), exceptionCode: u8 });
+const exceptionArb = rec({
+  ...common,
+  address: u8,
+  fn: fc.integer({ min: 0x80, max: 0xff }),
+  exceptionCode: u8,
+});
 const bytesArb = fc.uint8Array({ maxLength: 64 });
 const readParamArb = fc.oneof(
   rec({ kind: fc.constant("readParam" as const), protocol, datalog: serial10, param: u16 }),
@@ -318,7 +504,12 @@ const writeParamArb = fc.oneof(
   rec({ kind: fc.constant("writeParam" as const), protocol, datalog: serial10, param: u16, result: u8 }),
 );
 const translatedArb: fc.Arbitrary<TranslatedData> = fc.oneof(
-  readReqArb, readReplyArb, writeSingleArb, writeMultiReqArb, writeMultiReplyArb, exceptionArb,
+  readReqArb,
+  readReplyArb,
+  writeSingleArb,
+  writeMultiReqArb,
+  writeMultiReplyArb,
+  exceptionArb,
 );
 const packetArb: fc.Arbitrary<Packet> = fc.oneof(heartbeatArb, translatedArb, readParamArb, writeParamArb);
 
@@ -432,7 +623,11 @@ Deno.test("property: random bytes never throw", () => {
 Deno.test("property: random bytes that start like a frame never throw in decodeFrame", () => {
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), u8, u8, (body, fn, tcp) => {
-      const b = concat([fromHex("a11a0200"), new Uint8Array([(body.length + 2) & 0xff, (body.length + 2) >> 8, 1, tcp]), body]);
+      const b = concat([
+        fromHex("a11a0200"),
+        new Uint8Array([(body.length + 2) & 0xff, (body.length + 2) >> 8, 1, tcp]),
+        body,
+      ]);
       const r = decodeFrame(b);
       assert.equal(typeof r.ok, "boolean");
       if (b.length > 21) b[21] = fn;

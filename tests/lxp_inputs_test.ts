@@ -40,13 +40,51 @@ Deno.test("blockForStart", () => {
 Deno.test("§2.6 block 0–39 decodes to the fixture values", () => {
   const j = only(1, V.readInput1Reply, 0);
   assert.deepStrictEqual(j, {
-    status: 16, v_bat: 52.8, soc: 83, p_pv: 0, p_charge: 0, p_discharge: 512, v_acr: 234.1, f_ac: 50.04,
-    p_inv: 502, p_rec: 0, v_eps: 234.1, f_eps: 50.04, p_to_grid: 0, p_to_user: 0, e_pv_day: 0, e_inv_day: 2.2,
-    e_rec_day: 2.2, e_chg_day: 2.1, e_dischg_day: 2.2, e_eps_day: 0, e_to_grid_day: 0, e_to_user_day: 22.2,
-    v_bus_1: 365.0, v_bus_2: 320.1,
-    v_pv_1: 0, v_pv_2: 0, v_pv_3: 0.2, soh: 0, internal_fault: 12032, p_pv_1: 0, p_pv_2: 0, p_pv_3: 0,
-    v_ac_s: 25.7, v_ac_t: 0.4, i_inv_rms: 2.31, pf: 1, v_eps_s: 0, v_eps_t: 6.4, p_eps: 0, s_eps: 0,
-    e_pv_day_1: 0, e_pv_day_2: 0, e_pv_day_3: 0, p_battery: -512, p_grid: 0,
+    status: 16,
+    v_bat: 52.8,
+    soc: 83,
+    p_pv: 0,
+    p_charge: 0,
+    p_discharge: 512,
+    v_acr: 234.1,
+    f_ac: 50.04,
+    p_inv: 502,
+    p_rec: 0,
+    v_eps: 234.1,
+    f_eps: 50.04,
+    p_to_grid: 0,
+    p_to_user: 0,
+    e_pv_day: 0,
+    e_inv_day: 2.2,
+    e_rec_day: 2.2,
+    e_chg_day: 2.1,
+    e_dischg_day: 2.2,
+    e_eps_day: 0,
+    e_to_grid_day: 0,
+    e_to_user_day: 22.2,
+    v_bus_1: 365.0,
+    v_bus_2: 320.1,
+    v_pv_1: 0,
+    v_pv_2: 0,
+    v_pv_3: 0.2,
+    soh: 0,
+    internal_fault: 12032,
+    p_pv_1: 0,
+    p_pv_2: 0,
+    p_pv_3: 0,
+    v_ac_s: 25.7,
+    v_ac_t: 0.4,
+    i_inv_rms: 2.31,
+    pf: 1,
+    v_eps_s: 0,
+    v_eps_t: 6.4,
+    p_eps: 0,
+    s_eps: 0,
+    e_pv_day_1: 0,
+    e_pv_day_2: 0,
+    e_pv_day_3: 0,
+    p_battery: -512,
+    p_grid: 0,
   });
   // raw checks of the lxp-bridge integration spec
   assert.equal(B1[0], 16);
@@ -56,9 +94,23 @@ Deno.test("§2.6 block 0–39 decodes to the fixture values", () => {
 Deno.test("§2.6 block 40–79 decodes to the fixture values", () => {
   const j = only(2, V.readInput2Reply, 40);
   assert.deepStrictEqual(j, {
-    e_pv_all: 4215.8, e_inv_all: 4965.0, e_rec_all: 5947.1, e_chg_all: 6369.4, e_dischg_all: 6039.3,
-    e_eps_all: 0, e_to_grid_all: 1005.8, e_to_user_all: 10157.0, t_inner: 28, t_rad_1: 27, t_rad_2: 27,
-    e_pv_all_1: 4215.8, e_pv_all_2: 0, e_pv_all_3: 0, fault_code: 0, warning_code: 0, t_bat: 0,
+    e_pv_all: 4215.8,
+    e_inv_all: 4965.0,
+    e_rec_all: 5947.1,
+    e_chg_all: 6369.4,
+    e_dischg_all: 6039.3,
+    e_eps_all: 0,
+    e_to_grid_all: 1005.8,
+    e_to_user_all: 10157.0,
+    t_inner: 28,
+    t_rad_1: 27,
+    t_rad_2: 27,
+    e_pv_all_1: 4215.8,
+    e_pv_all_2: 0,
+    e_pv_all_3: 0,
+    fault_code: 0,
+    warning_code: 0,
+    t_bat: 0,
     runtime: 82628180,
   });
   assert.equal(B2[0], 42158); // input/40
@@ -68,13 +120,26 @@ Deno.test("§2.6 block 40–79 decodes to the fixture values", () => {
 Deno.test("§2.6 block 80–119 decodes to the fixture values", () => {
   const j = only(3, V.readInput3Reply, 80);
   const expected: Record<string, number> = {
-    max_chg_curr: 66.0, max_dischg_curr: 66.0, charge_volt_ref: 53.5, dischg_cut_volt: 40.0,
+    max_chg_curr: 66.0,
+    max_dischg_curr: 66.0,
+    charge_volt_ref: 53.5,
+    dischg_cut_volt: 40.0,
   };
   for (let n = 0; n < 10; n++) expected[`bat_status_${n}`] = 0;
   Object.assign(expected, {
-    bat_status_inv: 0, bat_count: 0, bat_capacity: 0, bat_current: 0, bms_event_1: 0, bms_event_2: 0,
-    max_cell_voltage: 0, min_cell_voltage: 0, max_cell_temp: 0, min_cell_temp: 0, bms_fw_update_state: 0,
-    cycle_count: 0, vbat_inv: 52.7,
+    bat_status_inv: 0,
+    bat_count: 0,
+    bat_capacity: 0,
+    bat_current: 0,
+    bms_event_1: 0,
+    bms_event_2: 0,
+    max_cell_voltage: 0,
+    min_cell_voltage: 0,
+    max_cell_temp: 0,
+    min_cell_temp: 0,
+    bms_fw_update_state: 0,
+    cycle_count: 0,
+    vbat_inv: 52.7,
   });
   assert.deepStrictEqual(j, expected);
   assert.equal(B3[0], 17); // input/80
@@ -88,8 +153,21 @@ Deno.test("key sets start with exactly the seed's keys, in order", () => {
     assert.equal(new Set(blockKeys(b)).size, blockKeys(b).length, "duplicate key");
   }
   assert.deepStrictEqual(blockKeys(4).slice(0, 15), [
-    "v_gen", "f_gen", "p_gen", "e_gen_day", "e_gen_all", "v_eps_l1", "v_eps_l2", "p_eps_l1", "p_eps_l2",
-    "s_eps_l1", "s_eps_l2", "e_eps_l1_day", "e_eps_l2_day", "e_eps_l1_all", "e_eps_l2_all",
+    "v_gen",
+    "f_gen",
+    "p_gen",
+    "e_gen_day",
+    "e_gen_all",
+    "v_eps_l1",
+    "v_eps_l2",
+    "p_eps_l1",
+    "p_eps_l2",
+    "s_eps_l1",
+    "s_eps_l2",
+    "e_eps_l1_day",
+    "e_eps_l2_day",
+    "e_eps_l1_all",
+    "e_eps_l2_all",
   ]);
 });
 
@@ -112,10 +190,42 @@ Deno.test("property: every block always has the same key set, values are finite 
 function seedRegs(): number[] {
   const r = new Array(160).fill(0);
   Object.assign(r, {
-    0: 32, 4: 494, 5: 53, 7: 550, 10: 114, 11: 0, 12: 2473, 15: 4996, 16: 0, 17: 116, 20: 2473, 23: 4996,
-    28: 7, 31: 20, 32: 17, 33: 19, 34: 24, 37: 39, 38: 3799, 39: 3005,
-    40: 16756, 46: 9439, 48: 10993, 50: 12512, 52: 11516, 56: 1240, 58: 11158, 64: 43, 65: 30, 66: 30,
-    81: 10500, 82: 15000, 83: 532, 84: 400, 90: 192, 95: 3,
+    0: 32,
+    4: 494,
+    5: 53,
+    7: 550,
+    10: 114,
+    11: 0,
+    12: 2473,
+    15: 4996,
+    16: 0,
+    17: 116,
+    20: 2473,
+    23: 4996,
+    28: 7,
+    31: 20,
+    32: 17,
+    33: 19,
+    34: 24,
+    37: 39,
+    38: 3799,
+    39: 3005,
+    40: 16756,
+    46: 9439,
+    48: 10993,
+    50: 12512,
+    52: 11516,
+    56: 1240,
+    58: 11158,
+    64: 43,
+    65: 30,
+    66: 30,
+    81: 10500,
+    82: 15000,
+    83: 532,
+    84: 400,
+    90: 192,
+    95: 3,
   });
   return r;
 }
@@ -135,9 +245,16 @@ Deno.test("stringifyInputs reproduces the seed text exactly (octolux keys)", () 
 
 Deno.test("sums are computed on raw values (e_pv_day, e_pv_all, p_pv)", () => {
   const regs = new Array(160).fill(0);
-  regs[28] = 1; regs[29] = 2; regs[30] = 4; // 0.1 + 0.2 + 0.4 would be 0.7000000000000001 in floats
-  regs[7] = 100; regs[8] = 200; regs[9] = 300;
-  regs[40] = 0xffff; regs[41] = 1; regs[42] = 1; regs[44] = 2;
+  regs[28] = 1;
+  regs[29] = 2;
+  regs[30] = 4; // 0.1 + 0.2 + 0.4 would be 0.7000000000000001 in floats
+  regs[7] = 100;
+  regs[8] = 200;
+  regs[9] = 300;
+  regs[40] = 0xffff;
+  regs[41] = 1;
+  regs[42] = 1;
+  regs[44] = 2;
   const j1 = inputsJson(1, (n) => regs[n]);
   assert.equal(j1.e_pv_day, 0.7);
   assert.equal(j1.p_pv, 600);
@@ -153,10 +270,14 @@ Deno.test("0–126 frame yields the same JSON as the three separate blocks", () 
   const combined = decodeInputReply(0, all);
   assert.deepStrictEqual(combined.map((x) => x.block), [1, 2, 3]);
   const separate = [
-    ...decodeInputReply(0, B1), ...decodeInputReply(40, B2), ...decodeInputReply(80, B3),
+    ...decodeInputReply(0, B1),
+    ...decodeInputReply(40, B2),
+    ...decodeInputReply(80, B3),
   ];
   assert.deepStrictEqual(combined, separate);
-  for (let n = 0; n < 3; n++) assert.equal(JSON.stringify(combined[n].json), JSON.stringify(separate[n].json));
+  for (let n = 0; n < 3; n++) {
+    assert.equal(JSON.stringify(combined[n].json), JSON.stringify(separate[n].json));
+  }
 });
 
 Deno.test("property: 0–126 == separate blocks for arbitrary register values", () => {
@@ -172,7 +293,8 @@ Deno.test("property: 0–126 == separate blocks for arbitrary register values", 
 
 Deno.test("block 4 and unknown ranges", () => {
   const regs = Array.from({ length: 40 }, (_, n) => n + 1);
-  regs[5] = 0x0002; regs[6] = 0x0001; // 125–126: e_gen_all = (2 + 65536) / 10
+  regs[5] = 0x0002;
+  regs[6] = 0x0001; // 125–126: e_gen_all = (2 + 65536) / 10
   const out = decodeInputReply(120, regs);
   assert.equal(out.length, 1);
   assert.equal(out[0].block, 4);

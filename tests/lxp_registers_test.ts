@@ -28,7 +28,9 @@ function get(bank: "input" | "hold", key: string) {
 }
 
 Deno.test("table covers input 0–159 and hold 0–239, keys unique, well-formed", () => {
-  for (const [bank, table, last] of [["input", INPUT_REGISTERS, 159], ["hold", HOLD_REGISTERS, 239]] as const) {
+  for (
+    const [bank, table, last] of [["input", INPUT_REGISTERS, 159], ["hold", HOLD_REGISTERS, 239]] as const
+  ) {
     const keys = new Set<string>();
     const covered = new Map<number, number>();
     for (const d of table) {
@@ -47,7 +49,12 @@ Deno.test("table covers input 0–159 and hold 0–239, keys unique, well-formed
     }
     assert.equal(Math.max(...covered.keys()), last);
     // only input 5 is shared (soc low byte, soh high byte)
-    for (const [r, n] of covered) assert.ok(n === 1 || (bank === "input" && r === 5 && n === 2), `${bank} ${r} ×${n}`);
+    for (const [r, n] of covered) {
+      assert.ok(
+        n === 1 || (bank === "input" && r === 5 && n === 2),
+        `${bank} ${r} ×${n}`,
+      );
+    }
   }
 });
 
@@ -62,12 +69,25 @@ Deno.test("generic holding entries", () => {
 
 Deno.test("named holding registers of spec §4", () => {
   const cases: [number, string][] = [
-    [21, "func_en"], [64, "charge_power_percent_cmd"], [65, "dischg_power_percent_cmd"], [66, "ac_charge_power_cmd"],
-    [67, "ac_charge_soc_limit"], [68, "ac_charge_start_1"], [73, "ac_charge_end_3"], [74, "forced_chg_power_cmd"],
-    [75, "forced_chg_soc_limit"], [76, "forced_charge_start_1"], [83, "forced_dischg_soc_limit"],
-    [84, "forced_discharge_start_1"], [105, "dischg_cut_off_soc_eod"], [110, "func_en_1"],
-    [125, "soc_low_limit_eps_dischg"], [152, "ac_first_start_1"], [157, "ac_first_end_3"],
-    [160, "ac_charge_start_battery_soc"], [161, "ac_charge_end_battery_soc"],
+    [21, "func_en"],
+    [64, "charge_power_percent_cmd"],
+    [65, "dischg_power_percent_cmd"],
+    [66, "ac_charge_power_cmd"],
+    [67, "ac_charge_soc_limit"],
+    [68, "ac_charge_start_1"],
+    [73, "ac_charge_end_3"],
+    [74, "forced_chg_power_cmd"],
+    [75, "forced_chg_soc_limit"],
+    [76, "forced_charge_start_1"],
+    [83, "forced_dischg_soc_limit"],
+    [84, "forced_discharge_start_1"],
+    [105, "dischg_cut_off_soc_eod"],
+    [110, "func_en_1"],
+    [125, "soc_low_limit_eps_dischg"],
+    [152, "ac_first_start_1"],
+    [157, "ac_first_end_3"],
+    [160, "ac_charge_start_battery_soc"],
+    [161, "ac_charge_end_battery_soc"],
   ];
   for (const [r, key] of cases) assert.equal(findRegister("hold", r)?.key, key, String(r));
   assert.equal(get("hold", "ac_charge_start_2").kind, "time");
@@ -163,17 +183,33 @@ Deno.test("register 21 and 110 bits", () => {
   assert.equal(REG21_BITS.length, 16);
   const b = decodeBits(21, 62292); // 0xF354
   assert.deepStrictEqual(b, {
-    eps_en: false, ovf_load_derate_en: false, drms_en: true, lvrt_en: false, anti_island_en: true,
-    neutral_detect_en: false, grid_on_power_ss_en: true, ac_charge_en: false, sw_seamless_en: true,
-    set_to_standby: true, forced_discharge_en: false, charge_priority_en: false, iso_en: true, gfci_en: true,
-    dci_en: true, feed_in_grid_en: true,
+    eps_en: false,
+    ovf_load_derate_en: false,
+    drms_en: true,
+    lvrt_en: false,
+    anti_island_en: true,
+    neutral_detect_en: false,
+    grid_on_power_ss_en: true,
+    ac_charge_en: false,
+    sw_seamless_en: true,
+    set_to_standby: true,
+    forced_discharge_en: false,
+    charge_priority_en: false,
+    iso_en: true,
+    gfci_en: true,
+    dci_en: true,
+    feed_in_grid_en: true,
   });
   assert.equal(decodeBits(21, 0x80).ac_charge_en, true);
   assert.equal(decodeBits(21, 0x400).forced_discharge_en, true);
   assert.equal(decodeBits(21, 0x800).charge_priority_en, true);
   assert.deepStrictEqual(Object.keys(decodeBits(110, 0)), REG110_BITS.map((x) => x.key));
   assert.deepStrictEqual(decodeBits(110, 5), {
-    ub_pv_grid_off_en: true, ub_run_without_grid: false, ub_micro_grid_en: true, bat_shared: false, chg_last_en: false,
+    ub_pv_grid_off_en: true,
+    ub_run_without_grid: false,
+    ub_micro_grid_en: true,
+    bat_shared: false,
+    chg_last_en: false,
   });
 });
 

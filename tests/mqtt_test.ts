@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MqttLink, type MqttMessage, checkBrokerUri } from "../src/mqtt/client.ts";
+import { checkBrokerUri, MqttLink, type MqttMessage } from "../src/mqtt/client.ts";
 import { EmbeddedBroker, parseListen } from "../src/mqtt/broker.ts";
 import { redactUri, topicMatches } from "../src/mqtt/topic.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
@@ -37,7 +37,6 @@ function collect(link: MqttLink, filter: string) {
   link.subscribe(filter, (m) => got.push(m));
   return got;
 }
-
 
 Deno.test("MqttLink against mosquitto: pub/sub, retained, will, and resubscribe after broker restart", async () => {
   const broker = await startMosquitto();
@@ -139,7 +138,10 @@ async function onBothProtocols(fn: (sender: MqttLink, receiver: MqttLink) => Pro
 Deno.test("publishFast frames are well-formed on MQTT 5 (mosquitto) and 3.1.1 (embedded aedes), in order with publish()", async () => {
   await onBothProtocols(async (sender, receiver) => {
     const got: string[] = [];
-    await receiver.subscribeAsync("fast/#", (m) => got.push(`${m.topic}=${new TextDecoder().decode(m.payload)}`));
+    await receiver.subscribeAsync(
+      "fast/#",
+      (m) => got.push(`${m.topic}=${new TextDecoder().decode(m.payload)}`),
+    );
     const long = "x".repeat(300); // a two-byte remaining length
     sender.publishFast("fast/a", "1", false);
     sender.publishFast(new TextEncoder().encode("fast/b/ü"), long, false, "fast/b/ü");

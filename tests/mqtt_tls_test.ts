@@ -16,10 +16,51 @@ async function sh(cmd: string, args: string[], cwd: string) {
 
 /** A throw-away CA and a server certificate for 127.0.0.1. */
 async function makeCerts(dir: string) {
-  await sh("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ess2mqtt test CA", "-keyout", "ca.key", "-out", "ca.crt"], dir);
-  await sh("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"], dir);
+  await sh("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=ess2mqtt test CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+  ], dir);
+  await sh("openssl", [
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+  ], dir);
   await Deno.writeTextFile(`${dir}/san.ext`, "subjectAltName=IP:127.0.0.1\n");
-  await sh("openssl", ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt"], dir);
+  await sh("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+    "-out",
+    "server.crt",
+  ], dir);
 }
 
 Deno.test("mqtts with a CA file, ws, and credentials with # and ; in the password", async (t) => {
@@ -54,19 +95,46 @@ Deno.test("mqtts with a CA file, ws, and credentials with # and ; in the passwor
   };
   try {
     await t.step("mqtts:// with [mqtt] ca verifies the broker", async () => {
-      assert.equal(await link(`mqtts://127.0.0.1:${tlsPort}`, { ca: `${certDir}/ca.crt`, username: "bridge", password: PASSWORD }), true);
+      assert.equal(
+        await link(`mqtts://127.0.0.1:${tlsPort}`, {
+          ca: `${certDir}/ca.crt`,
+          username: "bridge",
+          password: PASSWORD,
+        }),
+        true,
+      );
     });
-    await t.step("mqtts:// without the CA is refused (exit code 5), unless reject_unauthorized = false", async () => {
-      await assert.rejects(link(`mqtts://127.0.0.1:${tlsPort}`, { username: "bridge", password: PASSWORD }), (e: { code: number }) => e.code === 5);
-      assert.equal(await link(`mqtts://127.0.0.1:${tlsPort}`, { rejectUnauthorized: false, username: "bridge", password: PASSWORD }), true);
-    });
+    await t.step(
+      "mqtts:// without the CA is refused (exit code 5), unless reject_unauthorized = false",
+      async () => {
+        await assert.rejects(
+          link(`mqtts://127.0.0.1:${tlsPort}`, { username: "bridge", password: PASSWORD }),
+          (e: { code: number }) => e.code === 5,
+        );
+        assert.equal(
+          await link(`mqtts://127.0.0.1:${tlsPort}`, {
+            rejectUnauthorized: false,
+            username: "bridge",
+            password: PASSWORD,
+          }),
+          true,
+        );
+      },
+    );
     await t.step("ws:// with user:password@ in the URI", async () => {
       assert.equal(await link(`ws://bridge:${encodeURIComponent(PASSWORD)}@127.0.0.1:${wsPort}`), true);
     });
     await t.step("a wrong password is refused with exit code 5, and the password is not logged", async () => {
       const { logger, entries } = memoryLogger();
-      const l = new MqttLink({ uri: `mqtt://bridge:wrong-pw@127.0.0.1:${broker.port}`, connectTimeoutMs: 3000, reconnectPeriodMs: 0 }, logger);
-      await assert.rejects(l.start(), (e: { code: number; message: string }) => e.code === 5 && !e.message.includes("wrong-pw"));
+      const l = new MqttLink({
+        uri: `mqtt://bridge:wrong-pw@127.0.0.1:${broker.port}`,
+        connectTimeoutMs: 3000,
+        reconnectPeriodMs: 0,
+      }, logger);
+      await assert.rejects(
+        l.start(),
+        (e: { code: number; message: string }) => e.code === 5 && !e.message.includes("wrong-pw"),
+      );
       await l.stop();
       assert.ok(!JSON.stringify(entries).includes("wrong-pw"));
     });

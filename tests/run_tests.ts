@@ -12,12 +12,20 @@ const NEEDED: Record<string, string> = {
 };
 
 async function which(cmd: string): Promise<boolean> {
-  const out = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd} || test -x /usr/sbin/${cmd}`], stdout: "null", stderr: "null" })
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `command -v ${cmd} || test -x /usr/sbin/${cmd}`],
+    stdout: "null",
+    stderr: "null",
+  })
     .output();
   return out.success;
 }
 
-async function run(cmd: string, args: string[], env?: Record<string, string>): Promise<{ code: number; output: string }> {
+async function run(
+  cmd: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<{ code: number; output: string }> {
   const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit", env }).spawn();
   let output = "";
   const dec = new TextDecoder();
@@ -31,12 +39,16 @@ async function run(cmd: string, args: string[], env?: Record<string, string>): P
 }
 
 const missing: string[] = [];
-for (const [cmd, pkg] of Object.entries(NEEDED)) if (!(await which(cmd)) && !missing.includes(pkg)) missing.push(pkg);
+for (const [cmd, pkg] of Object.entries(NEEDED)) {
+  if (!(await which(cmd)) && !missing.includes(pkg)) missing.push(pkg);
+}
 if (missing.length) {
   const isRoot = Deno.uid?.() === 0;
   if (!isRoot) {
-    console.error(`The integration tests need these Debian packages: ${missing.join(" ")}\n` +
-      `Install them with: sudo apt-get install -y ${missing.join(" ")}`);
+    console.error(
+      `The integration tests need these Debian packages: ${missing.join(" ")}\n` +
+        `Install them with: sudo apt-get install -y ${missing.join(" ")}`,
+    );
     console.log("0 passed, 1 failed");
     Deno.exit(1);
   }
@@ -61,9 +73,15 @@ if (check.code !== 0) {
 }
 
 const extra = Deno.args;
-const test = await run(deno, ["test", "-A", "--sanitize-ops", "--sanitize-resources", ...extra, "tests/"], env);
+const test = await run(
+  deno,
+  ["test", "-A", "--sanitize-ops", "--sanitize-resources", ...extra, "tests/"],
+  env,
+);
 // deno's summary: "ok | 57 passed (3 steps) | 0 failed (12s)" or "FAILED | 50 passed | 2 failed (…)"
-const m = /(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/.exec(test.output.split("\n").reverse().join("\n"));
+const m = /(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/.exec(
+  test.output.split("\n").reverse().join("\n"),
+);
 const passed = m ? Number(m[1]) : 0;
 const failed = m ? Number(m[3]) : 1;
 console.log(`${passed} passed, ${failed} failed`);

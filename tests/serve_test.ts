@@ -45,7 +45,7 @@ Deno.test("serve runs the LuxPower and the Venus bridge side by side", async () 
     await sub.waitFor((l) => l === "octolux/result/discharge_pct OK");
     assert.equal(inverter.holdings[65], 35);
     await mosquittoPub(mosq.port, "octolux/cmd/read_input", "1");
-    await sub.waitFor((l) => l.startsWith("octolux/inputs/1 {\"status\":"));
+    await sub.waitFor((l) => l.startsWith('octolux/inputs/1 {"status":'));
     // SIGTERM: clean stop, exit 0, the bridge says offline (retained)
     assert.equal(await serve.stop("SIGTERM"), 0);
     serve = undefined;
@@ -78,7 +78,14 @@ Deno.test("serve: SIGINT exits 130; an unreachable broker exits 5; a bad config 
     await inv.waitFor((l) => l.includes("[dbus] keepalive"));
     assert.equal(await inv.stop(), 3);
     const text = inv.lines.join("\n");
-    for (const want of ["[lxp] port: must be between 1 and 65535", "[lxp] serial: required", "[lxp] datalog: required", "[dbus] keepalive: must be between 0 and 86400"]) {
+    for (
+      const want of [
+        "[lxp] port: must be between 1 and 65535",
+        "[lxp] serial: required",
+        "[lxp] datalog: required",
+        "[dbus] keepalive: must be between 0 and 86400",
+      ]
+    ) {
       assert.ok(text.includes(want), `${want} in:\n${text}`);
     }
   } finally {

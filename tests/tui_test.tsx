@@ -29,7 +29,10 @@ Deno.test("dashboard state folds the bridges' topics", () => {
   assert.deepEqual(rows.map((r) => r.register), [21, 65]);
   assert.match(rows[1].value, /^50 ?%$/);
   assert.deepEqual(dbusTree(s), [
-    { service: "pvinverter/20", items: [{ path: "Ac/L2/Power", value: "null" }, { path: "Ac/Power", value: "936" }] },
+    {
+      service: "pvinverter/20",
+      items: [{ path: "Ac/L2/Power", value: "null" }, { path: "Ac/Power", value: "936" }],
+    },
     { service: "system/0", items: [{ path: "Serial", value: '"e0ff50a097c0"' }] },
   ]);
   // an empty payload (device gone) removes the value
@@ -40,7 +43,9 @@ Deno.test("dashboard state folds the bridges' topics", () => {
 Deno.test("dashboard renders panes and switches with keys", async () => {
   const s = sampleState();
   let refreshed = 0;
-  const ui = render(<Dashboard getState={() => s} getLog={() => []} refresh={() => refreshed++} tickMs={20} rows={10} />);
+  const ui = render(
+    <Dashboard getState={() => s} getLog={() => []} refresh={() => refreshed++} tickMs={20} rows={10} />,
+  );
   try {
     const wait = () => new Promise((r) => setTimeout(r, 80));
     await wait();

@@ -25,9 +25,6 @@ interface Got {
   retain: boolean;
 }
 
-
-
-
 /** A watching MQTT client (MQTT 5 with retain-as-published, so live messages show the bridge's retain flag). */
 async function watcher(url: string, filters: string[]) {
   const c = await mqtt.connectAsync(url, {
@@ -36,7 +33,10 @@ async function watcher(url: string, filters: string[]) {
     protocolVersion: 5,
   });
   const got: Got[] = [];
-  c.on("message", (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  c.on(
+    "message",
+    (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain }),
+  );
   if (filters.length) await c.subscribeAsync(filters, { qos: 1, rap: true });
   return {
     got,
@@ -46,7 +46,10 @@ async function watcher(url: string, filters: string[]) {
       return undefined;
     },
     has(topic: string, payload?: string, retain?: boolean): boolean {
-      return got.some((g) => g.topic === topic && (payload === undefined || g.payload === payload) && (retain === undefined || g.retain === retain));
+      return got.some((g) =>
+        g.topic === topic && (payload === undefined || g.payload === payload) &&
+        (retain === undefined || g.retain === retain)
+      );
     },
     async publish(topic: string, payload: string, retain = false) {
       await c.publishAsync(topic, payload, { qos: 1, retain });
@@ -86,15 +89,28 @@ async function rig(o: RigOptions = {}) {
     stops.push(() => bus.stop());
     const broker = await startMosquitto();
     stops.push(() => broker.stop());
-    const sim = new VenusSim({ address: bus.address, logger: silentLogger, tickMs: 0, misbehaving: o.misbehaving });
+    const sim = new VenusSim({
+      address: bus.address,
+      logger: silentLogger,
+      tickMs: 0,
+      misbehaving: o.misbehaving,
+    });
     stops.push(() => sim.stop());
     await sim.start();
     const mem = memoryLogger("debug");
-    const link = new MqttLink({ uri: broker.url, clientId: "venus_bridge_test", reconnectPeriodMs: 200 }, silentLogger);
+    const link = new MqttLink(
+      { uri: broker.url, clientId: "venus_bridge_test", reconnectPeriodMs: 200 },
+      silentLogger,
+    );
     stops.push(() => link.stop());
     await link.start();
     const bridge = new VenusBridge({
-      config: { address: bus.address, portal_id: o.portalId ?? "", keepalive: 60, read_only: o.readOnly ?? false },
+      config: {
+        address: bus.address,
+        portal_id: o.portalId ?? "",
+        keepalive: 60,
+        read_only: o.readOnly ?? false,
+      },
       mqtt: link,
       logger: mem.logger,
       keepaliveMs: o.keepaliveMs ?? 60_000,
@@ -116,7 +132,8 @@ function test(name: string, fn: () => Promise<void>) {
   Deno.test({ name, fn: () => withTimeout(fn(), TEST_TIMEOUT_MS, name) });
 }
 
-const warned = (log: LogEntry[], re: RegExp) => log.some((e) => e.level === "warn" && re.test(e.msg + " " + JSON.stringify(e.fields)));
+const warned = (log: LogEntry[], re: RegExp) =>
+  log.some((e) => e.level === "warn" && re.test(e.msg + " " + JSON.stringify(e.fields)));
 
 test("seed: Serial and marker without keep-alive; keep-alive publishes the seed's topics, invalid → null", async () => {
   const r = await rig();
@@ -140,7 +157,10 @@ test("seed: Serial and marker without keep-alive; keep-alive publishes the seed'
     assert.match(r.w.last(`N/${ID}/full_publish_completed`)!.payload, /^\{"value": \d{10}\}$/);
     assert.equal(r.w.last(`N/${ID}/vebus/257/Hub4/L1/AcPowerSetpoint`)!.payload, '{"value": 0}');
     assert.equal(r.w.last(`N/${ID}/settings/0/Settings/CGwacs/Hub4Mode`)!.payload, '{"value": 1}');
-    assert.equal(r.w.last(`N/${ID}/vebus/257/ProductName`)!.payload, '{"value": "MultiPlus-II 48/5000/70-50"}');
+    assert.equal(
+      r.w.last(`N/${ID}/vebus/257/ProductName`)!.payload,
+      '{"value": "MultiPlus-II 48/5000/70-50"}',
+    );
 
     // ProductId round-up with wildcards (a late subscriber gets the retained ones).
     const ids = await retained(r.broker.url, `N/${ID}/+/+/ProductId`);
@@ -165,15 +185,23 @@ test("a device disappears: empty retained payloads on all its topics; it comes b
   try {
     await r.w.publish(`R/${ID}/keepalive`, "");
     await until(() => r.w.has(`N/${ID}/pvinverter/20/Ac/Power`, '{"value": 936}'), "published");
-    const pvTopics = [...new Set(r.w.got.filter((g) => g.topic.startsWith(`N/${ID}/pvinverter/20/`)).map((g) => g.topic))];
+    const pvTopics = [
+      ...new Set(r.w.got.filter((g) => g.topic.startsWith(`N/${ID}/pvinverter/20/`)).map((g) => g.topic)),
+    ];
     assert.equal(pvTopics.length, 21);
     await r.sim.pvinverterOff();
-    await until(() => pvTopics.every((t) => r.w.has(t, "", true)), "empty retained on every pvinverter topic");
+    await until(
+      () => pvTopics.every((t) => r.w.has(t, "", true)),
+      "empty retained on every pvinverter topic",
+    );
     const left = await retained(r.broker.url, `N/${ID}/pvinverter/#`);
     assert.equal(left.size, 0);
     assert.ok((await retained(r.broker.url, `N/${ID}/vebus/#`)).size > 0, "other devices stay");
     await r.sim.pvinverterOn();
-    await until(() => r.w.last(`N/${ID}/pvinverter/20/Ac/Power`)?.payload === '{"value": 936}', "published again");
+    await until(
+      () => r.w.last(`N/${ID}/pvinverter/20/Ac/Power`)?.payload === '{"value": 936}',
+      "published again",
+    );
     assert.equal((await retained(r.broker.url, `N/${ID}/pvinverter/#`)).size, 21);
   } finally {
     await r.stop();
@@ -186,7 +214,10 @@ test("write → SetValue → notification; rejected write logged with its code",
     await r.w.publish(`R/${ID}/keepalive`, "");
     await until(() => r.w.has(`N/${ID}/vebus/257/Hub4/L1/AcPowerSetpoint`, '{"value": 0}'), "setpoint 0");
     await r.w.publish(`W/${ID}/vebus/257/Hub4/L1/AcPowerSetpoint`, '{"value": -200}');
-    await until(() => r.w.has(`N/${ID}/vebus/257/Hub4/L1/AcPowerSetpoint`, '{"value": -200}', true), "setpoint -200");
+    await until(
+      () => r.w.has(`N/${ID}/vebus/257/Hub4/L1/AcPowerSetpoint`, '{"value": -200}', true),
+      "setpoint -200",
+    );
     assert.equal(variantToJson(r.sim.service("vebus").items.get("/Hub4/L1/AcPowerSetpoint")!.value), -200);
 
     // Out-of-range setting: localsettings-style -1, logged.
@@ -194,7 +225,10 @@ test("write → SetValue → notification; rejected write logged with its code",
     await until(() => warned(r.log, /write rejected by the device.*"code":-1/), "rejected write logged");
     // Read-only item: 1.
     await r.w.publish(`W/${ID}/pvinverter/20/Ac/Power`, '{"value": 1}');
-    await until(() => warned(r.log, /write rejected.*"path":"\/Ac\/Power".*"code":1/), "read-only write logged");
+    await until(
+      () => warned(r.log, /write rejected.*"path":"\/Ac\/Power".*"code":1/),
+      "read-only write logged",
+    );
     // Bad payload.
     await r.w.publish(`W/${ID}/vebus/257/Mode`, "-200");
     await until(() => warned(r.log, /bad write request/), "bad payload logged");
@@ -231,7 +265,10 @@ test("retained write not executed: not on subscribe, not after a bridge restart,
     });
     try {
       await b2.start();
-      await until(() => warned(mem.entries, /retained write request NOT executed/), "retained write warning (restart)");
+      await until(
+        () => warned(mem.entries, /retained write request NOT executed/),
+        "retained write warning (restart)",
+      );
     } finally {
       await b2.stop();
       await link2.stop();
@@ -241,7 +278,10 @@ test("retained write not executed: not on subscribe, not after a bridge restart,
     // still shows the flag, so it is not executed either.
     const before = r.log.filter((e) => /retained write request NOT executed/.test(e.msg)).length;
     await r.w.publish(`W/${ID}/vebus/257/Hub4/L1/AcPowerSetpoint`, '{"value": 400}', true);
-    await until(() => r.log.filter((e) => /retained write request NOT executed/.test(e.msg)).length > before, "live retained write warning");
+    await until(
+      () => r.log.filter((e) => /retained write request NOT executed/.test(e.msg)).length > before,
+      "live retained write warning",
+    );
     await sleep(200);
     assert.equal(setpoint(), 0);
     await r.w.publish(`W/${ID}/vebus/257/Hub4/L1/AcPowerSetpoint`, "", true); // clear it on the broker
@@ -267,19 +307,38 @@ test("read requests: a setting, a subtree, unknown device, wildcards ignored", a
   const r = await rig();
   try {
     await r.w.publish(`R/${ID}/settings/0/Settings/Vrmlogger/LogInterval`, "");
-    await until(() => r.w.got.some((g) => g.topic === `N/${ID}/settings/0/Settings/Vrmlogger/LogInterval` && !g.retain), "read reply");
-    assert.equal(r.w.got.find((g) => g.topic === `N/${ID}/settings/0/Settings/Vrmlogger/LogInterval` && !g.retain)!.payload, '{"value": 900}');
+    await until(
+      () => r.w.got.some((g) => g.topic === `N/${ID}/settings/0/Settings/Vrmlogger/LogInterval` && !g.retain),
+      "read reply",
+    );
+    assert.equal(
+      r.w.got.find((g) => g.topic === `N/${ID}/settings/0/Settings/Vrmlogger/LogInterval` && !g.retain)!
+        .payload,
+      '{"value": 900}',
+    );
     await r.w.publish(`R/${ID}/settings/0/Settings/CGwacs`, "");
     await until(() => r.w.has(`N/${ID}/settings/0/Settings/CGwacs`), "subtree reply");
     assert.deepEqual(JSON.parse(r.w.last(`N/${ID}/settings/0/Settings/CGwacs`)!.payload), {
-      value: { "AcPowerSetPoint": 50, "Hub4Mode": 1, "BatteryLife/MinimumSocLimit": 10, "MaxDischargePower": -1 },
+      value: {
+        "AcPowerSetPoint": 50,
+        "Hub4Mode": 1,
+        "BatteryLife/MinimumSocLimit": 10,
+        "MaxDischargePower": -1,
+      },
     });
     await r.w.publish(`R/${ID}/tank/3/Level`, "");
     await until(() => warned(r.log, /request for an unknown device.*tank\/3/), "unknown device logged");
     // Brokers refuse wildcard PUBLISH topics, so feed one to the handler directly.
     r.bridge.handleMessage({ topic: `R/${ID}/+/+/ProductId`, payload: new Uint8Array(), retain: false });
-    r.bridge.handleMessage({ topic: `W/${ID}/vebus/#`, payload: new TextEncoder().encode('{"value":1}'), retain: false });
-    assert.equal(r.log.filter((e) => e.msg === "ignoring request" && /wildcards/.test(String(e.fields.reason))).length, 2);
+    r.bridge.handleMessage({
+      topic: `W/${ID}/vebus/#`,
+      payload: new TextEncoder().encode('{"value":1}'),
+      retain: false,
+    });
+    assert.equal(
+      r.log.filter((e) => e.msg === "ignoring request" && /wildcards/.test(String(e.fields.reason))).length,
+      2,
+    );
   } finally {
     await r.stop();
   }
@@ -319,7 +378,9 @@ test("selective keep-alive: only matching topics, each filter with its own lifet
     const data = (g: Got) => !/\/(keepalive|full_publish_completed|system\/0\/Serial)$/.test(g.topic);
     const topics = new Set(r.w.got.filter(data).map((g) => g.topic));
     assert.equal(topics.size, 22); // 21 pvinverter topics + battery Soc
-    assert.ok([...topics].every((t) => t.startsWith(`N/${ID}/pvinverter/20/`) || t === `N/${ID}/battery/512/Soc`));
+    assert.ok(
+      [...topics].every((t) => t.startsWith(`N/${ID}/pvinverter/20/`) || t === `N/${ID}/battery/512/Soc`),
+    );
     r.sim.set("com.victronenergy.battery", "/Dc/0/Voltage", 51, "props");
     r.sim.set("com.victronenergy.battery", "/Soc", 86, "props");
     await until(() => r.w.has(`N/${ID}/battery/512/Soc`, '{"value": 86}'), "soc change");
@@ -338,18 +399,28 @@ test("selective keep-alive: only matching topics, each filter with its own lifet
 test("keep-alive options: full_publish_completed echo, suppress-republish", async () => {
   const r = await rig();
   try {
-    await r.w.publish(`R/${ID}/keepalive`, '{"keepalive-options": [{"full-publish-completed-echo": "tok-42"}]}');
+    await r.w.publish(
+      `R/${ID}/keepalive`,
+      '{"keepalive-options": [{"full-publish-completed-echo": "tok-42"}]}',
+    );
     await until(() => r.w.has(`N/${ID}/full_publish_completed`), "completed");
     const done = JSON.parse(r.w.last(`N/${ID}/full_publish_completed`)!.payload);
     assert.equal(done["full-publish-completed-echo"], "tok-42");
     assert.ok(Math.abs(done.value - Date.now() / 1000) < 10);
     const idx = r.w.got.findIndex((g) => g.topic === `N/${ID}/full_publish_completed`);
-    assert.ok(r.w.got.slice(0, idx).some((g) => g.topic === `N/${ID}/pvinverter/20/Ac/Power`), "data before completion");
+    assert.ok(
+      r.w.got.slice(0, idx).some((g) => g.topic === `N/${ID}/pvinverter/20/Ac/Power`),
+      "data before completion",
+    );
     const powerCount = () => r.w.got.filter((g) => g.topic === `N/${ID}/pvinverter/20/Ac/Power`).length;
     // Another options keep-alive republishes everything (fmq style)…
     const c1 = powerCount();
-    await r.w.publish(`R/${ID}/keepalive`, '{"keepalive-options": [{"full-publish-completed-echo": "tok-43"}]}');
-    await until(() => r.w.has(`N/${ID}/full_publish_completed`, undefined) &&
+    await r.w.publish(
+      `R/${ID}/keepalive`,
+      '{"keepalive-options": [{"full-publish-completed-echo": "tok-43"}]}',
+    );
+    await until(() =>
+      r.w.has(`N/${ID}/full_publish_completed`, undefined) &&
       r.w.got.some((g) => g.payload.includes("tok-43")), "second completion");
     assert.equal(powerCount(), c1 + 1);
     // … unless suppressed.
@@ -364,7 +435,10 @@ test("keep-alive options: full_publish_completed echo, suppress-republish", asyn
 test("keepalive = 0 publishes always; misbehaving service skipped", async () => {
   const r = await rig({ keepaliveMs: 0, misbehaving: true });
   try {
-    await until(() => r.w.has(`N/${ID}/pvinverter/20/Ac/Power`, '{"value": 936}', true), "published without keep-alive");
+    await until(
+      () => r.w.has(`N/${ID}/pvinverter/20/Ac/Power`, '{"value": 936}', true),
+      "published without keep-alive",
+    );
     assert.ok(warned(r.log, /skipping misbehaving D-Bus service.*meteo\.misbehaving/));
     assert.equal(r.w.got.some((g) => g.topic.includes("/meteo/")), false);
   } finally {
@@ -380,15 +454,24 @@ test("bus restart and broker restart: reconnect and republish", async () => {
     // Broker restart: retained messages are lost (no persistence); the bridge republishes them.
     await r.broker.restart();
     await until(() => r.link.connected, "bridge reconnected");
-    await until(async () => (await retained(r.broker.url, `N/${ID}/pvinverter/20/Ac/Power`, 150)).size === 1, "republished");
+    await until(
+      async () => (await retained(r.broker.url, `N/${ID}/pvinverter/20/Ac/Power`, 150)).size === 1,
+      "republished",
+    );
     // Bus restart: the simulator and the bridge reconnect; changes flow again.
     await r.bus.restart();
-    await until(() => r.bridge.link.stats.reconnects >= 1 && r.bridge.link.services.size === 5, "D-Bus back", 10000);
+    await until(
+      () => r.bridge.link.stats.reconnects >= 1 && r.bridge.link.services.size === 5,
+      "D-Bus back",
+      10000,
+    );
     await until(() => r.w.client.connected, "watcher reconnected");
     r.sim.set(PVINVERTER, "/Ac/Power", 777, "props");
-    await until(() => r.w.has(`N/${ID}/pvinverter/20/Ac/Power`, '{"value": 777}', true), "change after bus restart");
+    await until(
+      () => r.w.has(`N/${ID}/pvinverter/20/Ac/Power`, '{"value": 777}', true),
+      "change after bus restart",
+    );
   } finally {
     await r.stop();
   }
 });
-

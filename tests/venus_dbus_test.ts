@@ -4,18 +4,24 @@ import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
 import { DbusLink, type DbusLinkHandlers, resolveBusAddress, type ServiceInfo } from "../src/venus/dbus.ts";
 import { PVINVERTER, type SimServiceDef, VenusSim } from "../src/sim/venus.ts";
-import { type JsonValue, jsonToVariant, variantToJson } from "../src/venus/topics.ts";
+import { jsonToVariant, type JsonValue, variantToJson } from "../src/venus/topics.ts";
 import { until, withTimeout } from "./helpers/wait.ts";
 import { roundTripJson } from "./helpers/json_arbitrary.ts";
 
 const TEST_TIMEOUT_MS = 30_000;
 
-
-
 /** A bus + simulator + link, torn down by the returned stop(). */
-async function rig(o: { extra?: SimServiceDef[]; misbehaving?: boolean; tcp?: boolean; callTimeoutMs?: number } = {}) {
+async function rig(
+  o: { extra?: SimServiceDef[]; misbehaving?: boolean; tcp?: boolean; callTimeoutMs?: number } = {},
+) {
   const bus = await startDbusDaemon({ tcp: o.tcp });
-  const sim = new VenusSim({ address: bus.address, logger: silentLogger, tickMs: 0, extra: o.extra, misbehaving: o.misbehaving });
+  const sim = new VenusSim({
+    address: bus.address,
+    logger: silentLogger,
+    tickMs: 0,
+    extra: o.extra,
+    misbehaving: o.misbehaving,
+  });
   const events: string[] = [];
   const values: [string, string, JsonValue][] = [];
   const mem = memoryLogger("debug");
@@ -28,7 +34,11 @@ async function rig(o: { extra?: SimServiceDef[]; misbehaving?: boolean; tcp?: bo
   let link: DbusLink | undefined;
   try {
     await sim.start();
-    link = new DbusLink({ address: bus.address, callTimeoutMs: o.callTimeoutMs ?? 2000, reconnectMinMs: 50 }, mem.logger, handlers);
+    link = new DbusLink(
+      { address: bus.address, callTimeoutMs: o.callTimeoutMs ?? 2000, reconnectMinMs: 50 },
+      mem.logger,
+      handlers,
+    );
     await link.start();
   } catch (err) {
     await link?.stop();
@@ -59,10 +69,16 @@ Deno.test("resolveBusAddress: system, session, addresses, abstract rewrite", () 
   const env = (m: Record<string, string>) => (k: string) => m[k];
   assert.equal(resolveBusAddress("system", env({})), "unix:path=/var/run/dbus/system_bus_socket");
   assert.equal(resolveBusAddress("system", env({ DBUS_SYSTEM_BUS_ADDRESS: "unix:path=/x" })), "unix:path=/x");
-  assert.equal(resolveBusAddress("session", env({ DBUS_SESSION_BUS_ADDRESS: "unix:path=/s" })), "unix:path=/s");
+  assert.equal(
+    resolveBusAddress("session", env({ DBUS_SESSION_BUS_ADDRESS: "unix:path=/s" })),
+    "unix:path=/s",
+  );
   assert.throws(() => resolveBusAddress("session", env({})), /DBUS_SESSION_BUS_ADDRESS/);
   assert.equal(resolveBusAddress("unix:path=/tmp/b,guid=1", env({})), "unix:path=/tmp/b,guid=1");
-  assert.equal(resolveBusAddress("unix:abstract=/tmp/dbus-X,guid=1", env({})), "unix:socket=\0/tmp/dbus-X,guid=1");
+  assert.equal(
+    resolveBusAddress("unix:abstract=/tmp/dbus-X,guid=1", env({})),
+    "unix:socket=\0/tmp/dbus-X,guid=1",
+  );
   assert.equal(resolveBusAddress("tcp:host=127.0.0.1,port=78", env({})), "tcp:host=127.0.0.1,port=78");
   assert.throws(() => resolveBusAddress("192.168.1.5:78", env({})), /not system, session or a D-Bus address/);
 });
@@ -106,11 +122,13 @@ test("discovery fallbacks: GetValue on /, introspection, absurd replies", async 
     ],
   });
   try {
-    for (const [name, method] of [
-      ["com.victronenergy.solarcharger.old", "GetValue"],
-      ["com.victronenergy.tank.older", "Introspect"],
-      ["com.victronenergy.meteo.absurd", "Introspect"],
-    ]) {
+    for (
+      const [name, method] of [
+        ["com.victronenergy.solarcharger.old", "GetValue"],
+        ["com.victronenergy.tank.older", "Introspect"],
+        ["com.victronenergy.meteo.absurd", "Introspect"],
+      ]
+    ) {
       const s = r.link.services.get(name);
       assert.ok(s, name);
       assert.equal(s.method, method, name);
@@ -158,9 +176,15 @@ test("NameOwnerChanged: a service going away and coming back", async () => {
     // A brand-new service is discovered too.
     await r.sim.addService({
       name: "com.victronenergy.grid.cgwacs_ttyUSB1",
-      items: { "/DeviceInstance": { value: { signature: "i", value: 30 } }, "/Ac/Power": { value: { signature: "d", value: -5 } } },
+      items: {
+        "/DeviceInstance": { value: { signature: "i", value: 30 } },
+        "/Ac/Power": { value: { signature: "d", value: -5 } },
+      },
     });
-    await until(() => r.events.includes("added com.victronenergy.grid.cgwacs_ttyUSB1 grid/30 GetItems"), "grid added");
+    await until(
+      () => r.events.includes("added com.victronenergy.grid.cgwacs_ttyUSB1 grid/30 GetItems"),
+      "grid added",
+    );
   } finally {
     await r.stop();
   }
@@ -178,11 +202,20 @@ test("GetValue, GetText, subtree GetValue, SetValue return codes", async () => {
       "BatteryLife/MinimumSocLimit": 10,
       "MaxDischargePower": -1,
     });
-    assert.equal(await L.setValue("com.victronenergy.settings", "/Settings/CGwacs/Hub4Mode", jsonToVariant(3)), 0);
-    assert.equal(await L.setValue("com.victronenergy.settings", "/Settings/CGwacs/Hub4Mode", jsonToVariant(9)), -1);
+    assert.equal(
+      await L.setValue("com.victronenergy.settings", "/Settings/CGwacs/Hub4Mode", jsonToVariant(3)),
+      0,
+    );
+    assert.equal(
+      await L.setValue("com.victronenergy.settings", "/Settings/CGwacs/Hub4Mode", jsonToVariant(9)),
+      -1,
+    );
     assert.equal(await L.setValue(PVINVERTER, "/Ac/Power", jsonToVariant(1)), 1); // read-only
     assert.equal(await L.setValue("com.victronenergy.vebus.ttyO1", "/Mode", jsonToVariant(7)), 2); // rejected
-    assert.equal(variantToJson(await L.getValue("com.victronenergy.settings", "/Settings/CGwacs/Hub4Mode")), 3);
+    assert.equal(
+      variantToJson(await L.getValue("com.victronenergy.settings", "/Settings/CGwacs/Hub4Mode")),
+      3,
+    );
     await assert.rejects(L.getValue(PVINVERTER, "/No/Such"), /UnknownObject/);
     await assert.rejects(L.getValue("com.victronenergy.nosuch", "/X"), /ServiceUnknown|NameHasNoOwner/);
   } finally {
@@ -224,7 +257,11 @@ test("bus restart: the link reconnects and rediscovers", async () => {
     r.events.length = 0;
     await r.bus.restart();
     await until(() => r.events.includes("down"), "link down");
-    await until(() => r.events.includes("up") && r.link.services.size === 5, "link up with 5 services", 10000);
+    await until(
+      () => r.events.includes("up") && r.link.services.size === 5,
+      "link up with 5 services",
+      10000,
+    );
     r.values.length = 0;
     r.sim.set(PVINVERTER, "/Ac/Power", 5, "props");
     await until(() => r.values.some(([, p, v]) => p === "/Ac/Power" && v === 5), "change after restart");
@@ -235,7 +272,13 @@ test("bus restart: the link reconnects and rediscovers", async () => {
 });
 
 test("unreachable bus: start rejects with exit code 4", async () => {
-  const link = new DbusLink({ address: "unix:path=/nonexistent/ess2mqtt-test-bus", connectTimeoutMs: 2000 }, silentLogger);
-  await assert.rejects(link.start(), (e: Error & { code?: number }) => e.code === 4 && /unreachable/.test(e.message));
+  const link = new DbusLink(
+    { address: "unix:path=/nonexistent/ess2mqtt-test-bus", connectTimeoutMs: 2000 },
+    silentLogger,
+  );
+  await assert.rejects(
+    link.start(),
+    (e: Error & { code?: number }) => e.code === 4 && /unreachable/.test(e.message),
+  );
   await link.stop();
 });

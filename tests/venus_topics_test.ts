@@ -52,7 +52,10 @@ Deno.test("deviceInstanceOf: integer, else 0", () => {
 });
 
 Deno.test("topics: the seed's examples", () => {
-  assert.equal(notificationTopic(PORTAL, "pvinverter", 20, "/Ac/Power"), "N/e0ff50a097c0/pvinverter/20/Ac/Power");
+  assert.equal(
+    notificationTopic(PORTAL, "pvinverter", 20, "/Ac/Power"),
+    "N/e0ff50a097c0/pvinverter/20/Ac/Power",
+  );
   assert.equal(relativeTopic("vebus", 257, "/Hub4/L1/AcPowerSetpoint"), "vebus/257/Hub4/L1/AcPowerSetpoint");
   assert.deepEqual(parseRequestTopic("W/e0ff50a097c0/vebus/257/Hub4/L1/AcPowerSetpoint", PORTAL), {
     kind: "write",
@@ -68,8 +71,14 @@ Deno.test("topics: the seed's examples", () => {
     instance: 20,
     path: "/Ac/Power",
   });
-  assert.deepEqual(parseRequestTopic("R/e0ff50a097c0/keepalive", PORTAL), { kind: "keepalive", portal: PORTAL });
-  assert.deepEqual(parseRequestTopic("R/000000000000/system/0/Serial", PORTAL), { kind: "foreign", portal: "000000000000" });
+  assert.deepEqual(parseRequestTopic("R/e0ff50a097c0/keepalive", PORTAL), {
+    kind: "keepalive",
+    portal: PORTAL,
+  });
+  assert.deepEqual(parseRequestTopic("R/000000000000/system/0/Serial", PORTAL), {
+    kind: "foreign",
+    portal: "000000000000",
+  });
 });
 
 Deno.test("parseRequestTopic: invalid topics", () => {
@@ -112,7 +121,7 @@ Deno.test("property: N topic → R/W topic round trip", () => {
   );
 });
 
-Deno.test("payload encoding: {\"value\": x} with the seed's spacing", () => {
+Deno.test('payload encoding: {"value": x} with the seed\'s spacing', () => {
   assert.equal(encodeValuePayload(936), '{"value": 936}');
   assert.equal(encodeValuePayload(null), '{"value": null}');
   assert.equal(encodeValuePayload(NaN), '{"value": null}');
@@ -159,7 +168,10 @@ Deno.test("variantToJson: spec §2 mapping", () => {
   assert.deepEqual(variantToJson({ signature: "ai", value: [1, 2, 3] }), [1, 2, 3]);
   assert.deepEqual(variantToJson({ signature: "ay", value: new Uint8Array([1, 2]) }), [1, 2]);
   assert.deepEqual(
-    variantToJson({ signature: "a{sv}", value: { a: { signature: "i", value: 1 }, b: { signature: "ai", value: [] } } }),
+    variantToJson({
+      signature: "a{sv}",
+      value: { a: { signature: "i", value: 1 }, b: { signature: "ai", value: [] } },
+    }),
     { a: 1, b: null },
   );
   assert.deepEqual(variantToJson({ signature: "a{sv}", value: {} }), {});
@@ -194,7 +206,10 @@ Deno.test("jsonToVariant: spec §2 mapping", () => {
     signature: "av",
     value: [{ signature: "i", value: 1 }, { signature: "s", value: "a" }],
   });
-  assert.deepEqual(jsonToVariant({ a: 1 }), { signature: "a{sv}", value: { a: { signature: "i", value: 1 } } });
+  assert.deepEqual(jsonToVariant({ a: 1 }), {
+    signature: "a{sv}",
+    value: { a: { signature: "i", value: 1 } },
+  });
 });
 
 // "__proto__" as a key too: it must stay an ordinary key on the way through.
@@ -303,7 +318,10 @@ Deno.test("BusItem replies: GetItems, root GetValue, PropertiesChanged", () => {
     "bad path": { Value: { signature: "i", value: 1 } },
   });
   assert.equal(items.ok, true);
-  assert.deepEqual([...(items as { value: Map<string, unknown> }).value.keys()], ["/Ac/Power", "/Ac/L2/Power"]);
+  assert.deepEqual([...(items as { value: Map<string, unknown> }).value.keys()], [
+    "/Ac/Power",
+    "/Ac/L2/Power",
+  ]);
   assert.equal(itemsFromGetItems([1]).ok, false);
   assert.equal(itemsFromGetItems("x").ok, false);
 
@@ -319,10 +337,13 @@ Deno.test("BusItem replies: GetItems, root GetValue, PropertiesChanged", () => {
   assert.equal(itemsFromRootValue({ signature: "i", value: 1 }).ok, false);
   assert.equal(itemsFromRootValue(7).ok, false);
 
-  assert.deepEqual(valueFromPropertiesChanged({ Value: { signature: "i", value: 3 }, Text: { signature: "s", value: "3" } }), {
-    signature: "i",
-    value: 3,
-  });
+  assert.deepEqual(
+    valueFromPropertiesChanged({ Value: { signature: "i", value: 3 }, Text: { signature: "s", value: "3" } }),
+    {
+      signature: "i",
+      value: 3,
+    },
+  );
   assert.equal(valueFromPropertiesChanged({ Text: { signature: "s", value: "3" } }), undefined);
   assert.equal(valueFromPropertiesChanged(null), undefined);
 });

@@ -60,7 +60,9 @@ export class LxpBridge {
     const { inverter, mqtt } = this.o;
     this.unsubscribers.push(inverter.onPacket((p) => this.onPacket(p)));
     this.unsubscribers.push(
-      inverter.onLink((up) => mqtt.publish(this.topic("inverter"), up ? "online" : "offline", { retain: true, qos: 1 })),
+      inverter.onLink((up) =>
+        mqtt.publish(this.topic("inverter"), up ? "online" : "offline", { retain: true, qos: 1 })
+      ),
     );
     this.unsubscribers.push(mqtt.onConnect(() => this.publishAvailability()));
     mqtt.subscribe(this.topic("cmd/#"), (m) => this.onCommand(m));
@@ -91,7 +93,10 @@ export class LxpBridge {
       }
     }
     this.o.mqtt.publish(this.topic("status"), "online", { retain: true, qos: 1 });
-    this.o.mqtt.publish(this.topic("inverter"), this.o.inverter.connected ? "online" : "offline", { retain: true, qos: 1 });
+    this.o.mqtt.publish(this.topic("inverter"), this.o.inverter.connected ? "online" : "offline", {
+      retain: true,
+      qos: 1,
+    });
   }
 
   /** Everything the dongle sends — broadcasts, our replies, other clients' replies — is published. */
@@ -120,10 +125,13 @@ export class LxpBridge {
     const log = this.o.logger;
     if (m.retain) {
       this.stats.ignored++;
-      log.warn("ignoring retained command (it would re-run on every reconnect); clear it with an empty retained publish", {
-        topic: m.topic,
-        payload,
-      });
+      log.warn(
+        "ignoring retained command (it would re-run on every reconnect); clear it with an empty retained publish",
+        {
+          topic: m.topic,
+          payload,
+        },
+      );
       return;
     }
     if (!isKnownCommand(name)) {
@@ -142,7 +150,11 @@ export class LxpBridge {
     } else {
       // Answered FAIL in its turn, so results keep the order of the commands.
       this.stats.rejected++;
-      log.warn("rejected command: nothing sent to the inverter", { topic: m.topic, payload, error: planned.error });
+      log.warn("rejected command: nothing sent to the inverter", {
+        topic: m.topic,
+        payload,
+        error: planned.error,
+      });
       this.queue.push({ name, rejection: planned.error, received: Date.now() });
     }
     void this.drain();

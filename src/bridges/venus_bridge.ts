@@ -185,7 +185,10 @@ export class VenusBridge {
       name: s.info.name,
       type: s.info.type,
       instance: s.info.instance,
-      items: [...s.items.values()].map((it) => ({ path: it.path, value: it.payload ? JSON.parse(it.payload).value : null })),
+      items: [...s.items.values()].map((it) => ({
+        path: it.path,
+        value: it.payload ? JSON.parse(it.payload).value : null,
+      })),
     }));
   }
 
@@ -234,7 +237,9 @@ export class VenusBridge {
     if (typeof j === "string" && /^[A-Za-z0-9_-]+$/.test(j)) return j;
     const mac = (this.o.macAddress ?? machineMac)();
     if (mac) {
-      this.logger.info("no com.victronenergy.system /Serial: using the machine's MAC as portal id", { portal: mac });
+      this.logger.info("no com.victronenergy.system /Serial: using the machine's MAC as portal id", {
+        portal: mac,
+      });
       return mac;
     }
     this.logger.warn("no portal id: set [dbus] portal_id; using 000000000000");
@@ -259,7 +264,16 @@ export class VenusBridge {
   }
 
   private newItem(s: Svc, path: string): Item {
-    const it: Item = { path, topic: "", rel: "", payload: "", published: false, matchGen: 0, matched: false, serial: false };
+    const it: Item = {
+      path,
+      topic: "",
+      rel: "",
+      payload: "",
+      published: false,
+      matchGen: 0,
+      matched: false,
+      serial: false,
+    };
     this.setItemTopic(it, s.info.type, s.info.instance);
     s.items.set(path, it);
     return it;
@@ -338,7 +352,12 @@ export class VenusBridge {
       }
     }
     this.counters.published += n;
-    if (n) this.logger.debug("republished after MQTT connect", { topics: n, ms: Math.round(performance.now() - t0) });
+    if (n) {
+      this.logger.debug("republished after MQTT connect", {
+        topics: n,
+        ms: Math.round(performance.now() - t0),
+      });
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -476,7 +495,13 @@ export class VenusBridge {
     }
   }
 
-  private async write(type: string, instance: number, path: string, topic: string, text: string): Promise<void> {
+  private async write(
+    type: string,
+    instance: number,
+    path: string,
+    topic: string,
+    text: string,
+  ): Promise<void> {
     if (this.config.read_only) {
       this.counters.writesRefused++;
       this.logger.warn("write refused: [dbus] read_only = true", { topic, payload: text.slice(0, 200) });
@@ -519,7 +544,9 @@ export class VenusBridge {
       this.logger.warn("bad keep-alive payload; ignored", { error: r.error });
       return;
     }
-    for (const u of r.value.unknownOptions) this.logger.warn("unknown keep-alive option ignored", { option: u });
+    for (const u of r.value.unknownOptions) {
+      this.logger.warn("unknown keep-alive option ignored", { option: u });
+    }
     this.arm(r.value);
   }
 
@@ -587,7 +614,11 @@ export class VenusBridge {
       encodeFullPublishCompleted(Math.floor(Date.now() / 1000), echo),
       { retain: false },
     );
-    this.logger.debug("full publish", { why, topics: n, ms: Math.round(this.counters.lastFullPublishMs * 10) / 10 });
+    this.logger.debug("full publish", {
+      why,
+      topics: n,
+      ms: Math.round(this.counters.lastFullPublishMs * 10) / 10,
+    });
   }
 
   /** Republish everything wanted (fmq style: every options keep-alive without suppress-republish), ≤ 3/s. */
@@ -663,10 +694,13 @@ export class VenusBridge {
           }
         }
       }
-      this.logger.info(this.filters.size ? "keep-alive filter expired" : "keep-alive expired: notifications stopped", {
-        filters: gone,
-        cleared: n,
-      });
+      this.logger.info(
+        this.filters.size ? "keep-alive filter expired" : "keep-alive expired: notifications stopped",
+        {
+          filters: gone,
+          cleared: n,
+        },
+      );
     }
     this.scheduleExpiry();
   }

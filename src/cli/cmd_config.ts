@@ -4,7 +4,9 @@ export function registerConfigCommands(program: ProgramWithGlobals, ctx: CliCont
   const config = program.command("config").description("configuration helpers");
   config
     .command("check")
-    .description("validate the config file (and ESS2MQTT_* env overrides); print the effective config, passwords masked")
+    .description(
+      "validate the config file (and ESS2MQTT_* env overrides); print the effective config, passwords masked",
+    )
     .action(async () => {
       const { renderConfig, maskedConfig } = await import("../config.ts");
       const cfg = await ctx.loadConfig();

@@ -340,7 +340,10 @@ function addCommon<C extends Command<any, any, any>>(cmd: C): C {
     .option("--datalog <serial>", "dongle (datalog) serial, 10 characters (overrides [lxp] datalog)")
     .option("--serial <serial>", "inverter serial, 10 characters (overrides [lxp] serial)")
     .option("--timeout <seconds>", "connect and reply timeout in seconds (default [lxp] command_timeout, 5)")
-    .option("--via <transport>", "lxp (direct TCP to the dongle) or mqtt (through a running bridge); default: lxp when [lxp] host is set or --host is given, else mqtt")
+    .option(
+      "--via <transport>",
+      "lxp (direct TCP to the dongle) or mqtt (through a running bridge); default: lxp when [lxp] host is set or --host is given, else mqtt",
+    )
     .option("--json", "print one JSON document on stdout");
   return cmd;
 }
@@ -430,7 +433,11 @@ export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext
         const unit = inputKeyUnit(key);
         return `${key.padEnd(18)} ${value}${unit ? " " + unit : ""}`;
       });
-      print(opts, lines.join("\n"), { bank: "input", block: b === "all" ? "all" : Number(b), inputs: viaJson });
+      print(opts, lines.join("\n"), {
+        bank: "input",
+        block: b === "all" ? "all" : Number(b),
+        inputs: viaJson,
+      });
       return;
     }
     const { inputsJson } = await import("../lxp/inputs.ts");
@@ -506,7 +513,10 @@ export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext
           "charge_pct, discharge_pct, charge_amount_pct (0–100)",
       )
       .argument("<command>", "command name")
-      .argument("<value>", "boolean (1 t true y yes on, case-insensitive, are true; anything else false) or an integer 0–100"),
+      .argument(
+        "<value>",
+        "boolean (1 t true y yes on, case-insensitive, are true; anything else false) or an integer 0–100",
+      ),
   ).action(async (name: string, valueText: string, o: unknown) => {
     const opts = o as CommonOpts & { json?: boolean };
     const { NAMED_COMMANDS, planCommand } = await import("../lxp/commands.ts");

@@ -83,7 +83,11 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
     }
     if (config.dbus) {
       const { VenusBridge } = await import("../bridges/venus_bridge.ts");
-      const venus = new VenusBridge({ config: config.dbus, mqtt, logger: logger.child({ component: "venus" }) });
+      const venus = new VenusBridge({
+        config: config.dbus,
+        mqtt,
+        logger: logger.child({ component: "venus" }),
+      });
       stops.push(() => venus.stop());
       await venus.start(signal);
     }
@@ -105,7 +109,9 @@ function waitForAbort(signal: AbortSignal): Promise<void> {
 export function registerServeCommands(program: ProgramWithGlobals, ctx: CliContext): void {
   program
     .command("serve")
-    .description("run the bridges: LuxPower ⇄ MQTT ([lxp]) and Victron D-Bus ⇄ MQTT ([dbus]); embedded broker when [mqtt] uri is empty")
+    .description(
+      "run the bridges: LuxPower ⇄ MQTT ([lxp]) and Victron D-Bus ⇄ MQTT ([dbus]); embedded broker when [mqtt] uri is empty",
+    )
     .action(async () => {
       const config = await ctx.loadConfig();
       const logger = ctx.logger();
@@ -118,7 +124,9 @@ export function registerServeCommands(program: ProgramWithGlobals, ctx: CliConte
 
   program
     .command("tui")
-    .description("interactive dashboard of inputs 1–3, holding registers and the D-Bus tree (from the broker of the config)")
+    .description(
+      "interactive dashboard of inputs 1–3, holding registers and the D-Bus tree (from the broker of the config)",
+    )
     .action(async () => {
       const { runTui } = await import("../tui/run.tsx");
       await runTui(ctx);
@@ -126,7 +134,9 @@ export function registerServeCommands(program: ProgramWithGlobals, ctx: CliConte
 
   program
     .command("demo")
-    .description("run everything without hardware: inverter simulator, Venus simulator, embedded broker and serve")
+    .description(
+      "run everything without hardware: inverter simulator, Venus simulator, embedded broker and serve",
+    )
     .addOption(new Option("--port <port>", "embedded broker port (0 = any free port)").default("1883"))
     .addOption(new Option("--interval <seconds>", "simulated inverter broadcast interval").default("10"))
     .option("--no-venus", "skip the Venus D-Bus simulator")

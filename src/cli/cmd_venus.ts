@@ -11,7 +11,9 @@ function group(program: ProgramWithGlobals, name: string, description: string): 
 
 function nonNegInt(flag: string, text: string, max = 1_000_000): number {
   const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new CliError(ExitCode.usage, `${flag} must be an integer 0..${max}, got "${text}"`);
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    throw new CliError(ExitCode.usage, `${flag} must be an integer 0..${max}, got "${text}"`);
+  }
   return n;
 }
 
@@ -42,13 +44,23 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
       "run a simulated Victron GX: system, vebus (257), pvinverter (20), battery (512) and settings services on " +
         "a D-Bus, until SIGINT/SIGTERM",
     )
-    .option("--bus <address>", "D-Bus address to register on (default: start a private dbus-daemon and print its address)")
+    .option(
+      "--bus <address>",
+      "D-Bus address to register on (default: start a private dbus-daemon and print its address)",
+    )
     .option("--portal-id <id>", "portal id = com.victronenergy.system /Serial", "e0ff50a097c0")
     .option("--scale <n>", "extra load-test services with 200 paths each", "0")
     .option("--tick <ms>", "period of the live value changes (0 = none)", "1000")
-    .option("--night <seconds>", "pvinverter day/night cycle: off the bus for a quarter of every N seconds (0 = never)", "120")
+    .option(
+      "--night <seconds>",
+      "pvinverter day/night cycle: off the bus for a quarter of every N seconds (0 = never)",
+      "120",
+    )
     .option("--misbehaving", "add a service that never answers GetItems")
-    .option("--rate <n>", "drive N changes per second over the load-test paths (needs --scale), values = send time in epoch ms")
+    .option(
+      "--rate <n>",
+      "drive N changes per second over the load-test paths (needs --scale), values = send time in epoch ms",
+    )
     .option("--duration <seconds>", "stop the --rate driver after this long (default: until interrupted)")
     .option("--json", "print the bus address as JSON")
     .action(async (o) => {
@@ -59,7 +71,10 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
       const rate = o.rate === undefined ? 0 : nonNegInt("--rate", o.rate, 1_000_000);
       if (rate > 0 && scale === 0) throw new CliError(ExitCode.usage, "--rate needs --scale ≥ 1");
       if (!/^[A-Za-z0-9_-]+$/.test(o.portalId)) {
-        throw new CliError(ExitCode.usage, `--portal-id must be letters, digits, _ or -, got "${o.portalId}"`);
+        throw new CliError(
+          ExitCode.usage,
+          `--portal-id must be letters, digits, _ or -, got "${o.portalId}"`,
+        );
       }
       const { startPrivateBus, VenusSim } = await import("../sim/venus.ts");
       let privateBus: Awaited<ReturnType<typeof startPrivateBus>> | undefined;
@@ -68,7 +83,10 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
         try {
           privateBus = await startPrivateBus();
         } catch (err) {
-          throw new CliError(ExitCode.unexpected, `cannot start a private dbus-daemon: ${(err as Error).message}`);
+          throw new CliError(
+            ExitCode.unexpected,
+            `cannot start a private dbus-daemon: ${(err as Error).message}`,
+          );
         }
         address = privateBus.address;
       } else {
@@ -89,7 +107,10 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
       } catch (err) {
         await sim.stop();
         await privateBus?.stop();
-        throw new CliError(ExitCode.deviceUnreachable, `cannot register on D-Bus ${address}: ${(err as Error).message}`);
+        throw new CliError(
+          ExitCode.deviceUnreachable,
+          `cannot register on D-Bus ${address}: ${(err as Error).message}`,
+        );
       }
       const printable = address.replace("\0", "@");
       const json = o.json === true || ctx.json;
@@ -127,7 +148,10 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
     .action(async (o) => {
       const { DbusLink } = await import("../venus/dbus.ts");
       const address = await busAddress(ctx, o.bus);
-      const link = new DbusLink({ address, callTimeoutMs: seconds("--timeout", o.timeout) * 1000 }, ctx.logger());
+      const link = new DbusLink(
+        { address, callTimeoutMs: seconds("--timeout", o.timeout) * 1000 },
+        ctx.logger(),
+      );
       try {
         await link.start();
         const rows = [...link.services.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => ({
@@ -140,8 +164,11 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
         const skipped = [...link.skipped].map(([service, error]) => ({ service, error }));
         const human = rows.map((r) => `${r.service}  ${r.type}/${r.instance}  ${r.items} items`).join("\n") +
           skipped.map((s) => `\n${s.service}  SKIPPED: ${s.error}`).join("");
-        if (o.json || ctx.json) Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify({ services: rows, skipped }, null, 2) + "\n"));
-        else ctx.print(human || "(no com.victronenergy services)", { services: rows, skipped });
+        if (o.json || ctx.json) {
+          Deno.stdout.writeSync(
+            new TextEncoder().encode(JSON.stringify({ services: rows, skipped }, null, 2) + "\n"),
+          );
+        } else ctx.print(human || "(no com.victronenergy services)", { services: rows, skipped });
       } finally {
         await link.stop();
       }
@@ -156,7 +183,9 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
     .option("--timeout <seconds>", "per-call timeout", "5")
     .option("--json", "print one JSON document")
     .action(async (service: string, path: string, o) => {
-      const { RawBus, busGetValue, busGetText, resolveBusAddress, errText } = await import("../venus/dbus.ts");
+      const { RawBus, busGetValue, busGetText, resolveBusAddress, errText } = await import(
+        "../venus/dbus.ts"
+      );
       const { isValidObjectPath, variantToJson } = await import("../venus/topics.ts");
       if (!isValidObjectPath(path)) throw new CliError(ExitCode.usage, `not a D-Bus object path: "${path}"`);
       const address = resolveBusAddress(await busAddress(ctx, o.bus), (k) => Deno.env.get(k));
@@ -165,7 +194,10 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
       try {
         rb = await RawBus.connect({ address, connectTimeoutMs: timeoutMs });
       } catch (err) {
-        throw new CliError(ExitCode.deviceUnreachable, `D-Bus ${address.replace("\0", "@")} unreachable: ${errText(err)}`);
+        throw new CliError(
+          ExitCode.deviceUnreachable,
+          `D-Bus ${address.replace("\0", "@")} unreachable: ${errText(err)}`,
+        );
       }
       try {
         let name = service;
@@ -173,7 +205,9 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
           const names = (await rb.listNames(timeoutMs)).filter((n) =>
             n === `com.victronenergy.${service}` || n.startsWith(`com.victronenergy.${service}.`)
           ).sort();
-          if (names.length === 0) throw new CliError(ExitCode.deviceFailure, `no com.victronenergy.${service} service on the bus`);
+          if (names.length === 0) {
+            throw new CliError(ExitCode.deviceFailure, `no com.victronenergy.${service} service on the bus`);
+          }
           name = names[0];
         }
         let value, text;

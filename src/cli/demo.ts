@@ -85,7 +85,11 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
         `  printf '[mqtt]\\nuri = ${running.brokerUrl}\\n' > demo.ini && npx -y deno@2.9.6 task ess2mqtt -c demo.ini tui`,
         "Ctrl+C stops the demo.",
       ].join("\n"),
-      { broker: running.brokerUrl, inverter: { host: "127.0.0.1", port: simPort, datalog, serial }, dbus: dbusAddress ?? null },
+      {
+        broker: running.brokerUrl,
+        inverter: { host: "127.0.0.1", port: simPort, datalog, serial },
+        dbus: dbusAddress ?? null,
+      },
     );
     await new Promise<void>((r) =>
       ctx.signal.aborted ? r() : ctx.signal.addEventListener("abort", () => r(), { once: true })

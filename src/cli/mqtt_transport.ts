@@ -6,7 +6,11 @@ import { CliError, ExitCode } from "./exit_codes.ts";
 import { MqttLink, type MqttMessage } from "../mqtt/client.ts";
 import { redactUri } from "../mqtt/topic.ts";
 
-const BIT_COMMANDS: Record<number, string> = { 7: "ac_charge", 10: "forced_discharge", 11: "charge_priority" };
+const BIT_COMMANDS: Record<number, string> = {
+  7: "ac_charge",
+  10: "forced_discharge",
+  11: "charge_priority",
+};
 const decoder = new TextDecoder();
 
 interface Waiter {
@@ -18,12 +22,18 @@ export class MqttRegisterTransport implements RegisterTransport {
   private waiters: Waiter[] = [];
   private seen: MqttMessage[] = [];
 
-  constructor(private link: MqttLink, private prefix: string, private timeoutMs: number, private where: string) {}
+  constructor(
+    private link: MqttLink,
+    private prefix: string,
+    private timeoutMs: number,
+    private where: string,
+  ) {}
 
   static async open(req: TransportRequest): Promise<MqttRegisterTransport> {
     const config = await req.ctx.loadConfig();
     const m = config.mqtt;
-    const uri = m.uri || `mqtt://${m.listen.includes(":") ? m.listen.replace(/^:/, "127.0.0.1:") : `127.0.0.1:${m.listen}`}`;
+    const uri = m.uri ||
+      `mqtt://${m.listen.includes(":") ? m.listen.replace(/^:/, "127.0.0.1:") : `127.0.0.1:${m.listen}`}`;
     const timeoutMs = req.timeoutMs ?? ((config.lxp?.command_timeout ?? 10) * 1000 + 2000);
     const link = new MqttLink({
       uri,
@@ -75,12 +85,17 @@ export class MqttRegisterTransport implements RegisterTransport {
     if (!got) {
       throw new CliError(
         ExitCode.deviceUnreachable,
-        `no ${resultTopic} within ${this.timeoutMs / 1000} s from ${this.where} (is ess2mqtt serve running with [lxp] configured?)`,
+        `no ${resultTopic} within ${
+          this.timeoutMs / 1000
+        } s from ${this.where} (is ess2mqtt serve running with [lxp] configured?)`,
       );
     }
     const answer = decoder.decode(got.payload);
     if (answer !== "OK") {
-      throw new CliError(ExitCode.deviceFailure, `${resultTopic} = ${answer || "(empty)"} for ${name} ${payload}`);
+      throw new CliError(
+        ExitCode.deviceFailure,
+        `${resultTopic} = ${answer || "(empty)"} for ${name} ${payload}`,
+      );
     }
     return this.seen.slice(from, this.seen.indexOf(got));
   }
@@ -94,7 +109,10 @@ export class MqttRegisterTransport implements RegisterTransport {
     }
     const missing = values.findIndex((v) => v === undefined);
     if (missing >= 0) {
-      throw new CliError(ExitCode.deviceFailure, `the bridge answered OK but ${this.prefix}/hold/${register + missing} was not published`);
+      throw new CliError(
+        ExitCode.deviceFailure,
+        `the bridge answered OK but ${this.prefix}/hold/${register + missing} was not published`,
+      );
     }
     return values as number[];
   }
@@ -105,14 +123,21 @@ export class MqttRegisterTransport implements RegisterTransport {
   }
 
   readInput(): Promise<number[]> {
-    return Promise.reject(new CliError(ExitCode.usage, "raw input registers are not published over MQTT; use read-input <block>"));
+    return Promise.reject(
+      new CliError(ExitCode.usage, "raw input registers are not published over MQTT; use read-input <block>"),
+    );
   }
 
   /** The octolux JSON of one input block, as the bridge publishes it. */
   async readInputBlock(block: 1 | 2 | 3 | 4): Promise<Record<string, number>> {
     const seen = await this.command("read_input", String(block));
     const data = seen.findLast((m) => m.topic === `${this.prefix}/inputs/${block}`);
-    if (!data) throw new CliError(ExitCode.deviceFailure, `the bridge answered OK but ${this.prefix}/inputs/${block} was not published`);
+    if (!data) {
+      throw new CliError(
+        ExitCode.deviceFailure,
+        `the bridge answered OK but ${this.prefix}/inputs/${block} was not published`,
+      );
+    }
     return JSON.parse(decoder.decode(data.payload));
   }
 
@@ -124,7 +149,12 @@ export class MqttRegisterTransport implements RegisterTransport {
 
   async updateBit(register: number, bit: number, on: boolean): Promise<number> {
     const name = register === 21 ? BIT_COMMANDS[bit] : undefined;
-    if (!name) throw new CliError(ExitCode.usage, `register ${register} bit ${bit} has no MQTT command; use --via lxp`);
+    if (!name) {
+      throw new CliError(
+        ExitCode.usage,
+        `register ${register} bit ${bit} has no MQTT command; use --via lxp`,
+      );
+    }
     const seen = await this.command(name, on ? "on" : "off");
     const echo = seen.findLast((m) => m.topic === `${this.prefix}/hold/21`);
     if (echo) return Number(decoder.decode(echo.payload));

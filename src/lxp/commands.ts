@@ -26,7 +26,12 @@ export const NAMED_COMMANDS: readonly string[] = [
 ];
 
 /** Every command name planCommand accepts ("set_hold/<reg>" stands for set_hold/0 … set_hold/65535). */
-export const ALL_COMMANDS: readonly string[] = [...NAMED_COMMANDS, "read_input", "read_hold", "set_hold/<reg>"];
+export const ALL_COMMANDS: readonly string[] = [
+  ...NAMED_COMMANDS,
+  "read_input",
+  "read_hold",
+  "set_hold/<reg>",
+];
 
 const BIT_COMMANDS: Record<string, number> = { ac_charge: 7, forced_discharge: 10, charge_priority: 11 };
 const PCT_COMMANDS: Record<string, number> = { charge_pct: 64, discharge_pct: 65, charge_amount_pct: 67 };
@@ -64,28 +69,41 @@ export function planCommand(name: string, payload: string): PlanResult {
   const pctReg = PCT_COMMANDS[name];
   if (pctReg !== undefined && Object.hasOwn(PCT_COMMANDS, name)) {
     const v = parseUint(payload, 0, 100);
-    if (v === undefined) return { ok: false, error: `${name}: payload ${show(payload)} is not an integer 0–100` };
+    if (v === undefined) {
+      return { ok: false, error: `${name}: payload ${show(payload)} is not an integer 0–100` };
+    }
     return { ok: true, plan: { kind: "write", register: pctReg, value: v } };
   }
   if (name === "read_input") {
     const b = parseUint(payload, 1, 4);
-    if (b === undefined) return { ok: false, error: `read_input: payload ${show(payload)} is not a block number 1–4` };
+    if (b === undefined) {
+      return { ok: false, error: `read_input: payload ${show(payload)} is not a block number 1–4` };
+    }
     return { ok: true, plan: { kind: "readInput", block: b as InputBlock } };
   }
   if (name === "read_hold") {
     const parts = payload.split(",");
     if (parts.length > 2) {
-      return { ok: false, error: `read_hold: payload ${show(payload)} is not "<register>" or "<register>,<count>"` };
+      return {
+        ok: false,
+        error: `read_hold: payload ${show(payload)} is not "<register>" or "<register>,<count>"`,
+      };
     }
     const register = parseUint(parts[0], 0, 0xffff);
     if (register === undefined) {
-      return { ok: false, error: `read_hold: register ${show(parts[0])} in payload ${show(payload)} is not an integer 0–65535` };
+      return {
+        ok: false,
+        error: `read_hold: register ${show(parts[0])} in payload ${show(payload)} is not an integer 0–65535`,
+      };
     }
     let count = 1;
     if (parts.length === 2) {
       const c = parseUint(parts[1], 1, 127);
       if (c === undefined) {
-        return { ok: false, error: `read_hold: count ${show(parts[1])} in payload ${show(payload)} is not an integer 1–127` };
+        return {
+          ok: false,
+          error: `read_hold: count ${show(parts[1])} in payload ${show(payload)} is not an integer 1–127`,
+        };
       }
       count = c;
     }
@@ -97,7 +115,9 @@ export function planCommand(name: string, payload: string): PlanResult {
   if (name.startsWith("set_hold/")) {
     const regText = name.slice("set_hold/".length);
     const register = /^[0-9]+$/.test(regText) ? parseUint(regText, 0, 0xffff) : undefined;
-    if (register === undefined) return { ok: false, error: `set_hold: register ${show(regText)} is not an integer 0–65535` };
+    if (register === undefined) {
+      return { ok: false, error: `set_hold: register ${show(regText)} is not an integer 0–65535` };
+    }
     const value = parseUint(payload, 0, 0xffff);
     if (value === undefined) {
       return { ok: false, error: `set_hold/${register}: payload ${show(payload)} is not an integer 0–65535` };

@@ -49,7 +49,12 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
   const add = (component: string, object: string, config: Record<string, unknown>) =>
     out.push({
       topic: `${o.discoveryPrefix}/${component}/${id}/${object}/config`,
-      payload: JSON.stringify({ ...config, ...base, unique_id: `${id}_${object}`, object_id: `${id}_${object}` }),
+      payload: JSON.stringify({
+        ...config,
+        ...base,
+        unique_id: `${id}_${object}`,
+        object_id: `${id}_${object}`,
+      }),
     });
 
   for (const block of [1, 2, 3, 4] as InputBlock[]) {

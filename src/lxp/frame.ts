@@ -29,7 +29,12 @@ export const MIN_FRAME_LENGTH = 13;
 /** At most this many registers fit in one read reply / write-multi request (byte count is a u8). */
 export const MAX_REGISTERS = 127;
 
-export interface Heartbeat { kind: "heartbeat"; protocol: number; datalog: string; trailer: number }
+export interface Heartbeat {
+  kind: "heartbeat";
+  protocol: number;
+  datalog: string;
+  trailer: number;
+}
 export interface TranslatedData {
   kind: "translated";
   protocol: number; // 1, 2 or 5
@@ -44,7 +49,13 @@ export interface TranslatedData {
   exceptionCode?: number; // when fn & 0x80
   byteCountPresent?: boolean; // read replies: byte-count byte on the wire (absent in protocol-1 replies)
 }
-export interface ReadParam { kind: "readParam"; protocol: number; datalog: string; param: number; value?: Uint8Array }
+export interface ReadParam {
+  kind: "readParam";
+  protocol: number;
+  datalog: string;
+  param: number;
+  value?: Uint8Array;
+}
 export interface WriteParam {
   kind: "writeParam";
   protocol: number;
@@ -154,7 +165,9 @@ function hex2(n: number): string {
  * "reply" / "request" force the reading (a client that only ever receives replies can pass "reply").
  */
 export type FrameDirection = "auto" | "request" | "reply";
-export interface DecodeOptions { direction?: FrameDirection }
+export interface DecodeOptions {
+  direction?: FrameDirection;
+}
 
 /** Decode exactly one frame (the whole of `frame`). Never throws. */
 export function decodeFrame(frame: Uint8Array, options?: DecodeOptions): DecodeResult {
@@ -207,9 +220,11 @@ function decodeTranslated(b: Uint8Array, protocol: number, dir: number): DecodeR
   const wireCrc = b[crcEnd] | (b[crcEnd + 1] << 8);
   const crc = crcRange(b, 20, crcEnd);
   if (crc !== wireCrc) {
-    return fail(`CRC mismatch: frame carries 0x${wireCrc.toString(16).padStart(4, "0")}, computed 0x${
-      crc.toString(16).padStart(4, "0")
-    }`);
+    return fail(
+      `CRC mismatch: frame carries 0x${wireCrc.toString(16).padStart(4, "0")}, computed 0x${
+        crc.toString(16).padStart(4, "0")
+      }`,
+    );
   }
   const address = b[20];
   const fn = b[21];
@@ -230,7 +245,10 @@ function decodeTranslated(b: Uint8Array, protocol: number, dir: number): DecodeR
     case FN_READ_INPUT: {
       if (restLen === 2 && (dir === DIR_REQUEST || (dir === DIR_AUTO && address === 0))) {
         const count = b[34] | (b[35] << 8);
-        return { ok: true, packet: { kind: "translated", protocol, datalog, address, fn, serial, register, count } };
+        return {
+          ok: true,
+          packet: { kind: "translated", protocol, datalog, address, fn, serial, register, count },
+        };
       }
       // Reply. Values are 2 bytes each, so the parity of the part tells whether a byte-count byte leads it.
       let off = 34;
@@ -253,23 +271,43 @@ function decodeTranslated(b: Uint8Array, protocol: number, dir: number): DecodeR
       for (let i = 0; i < n; i++, off += 2) values[i] = b[off] | (b[off + 1] << 8);
       return {
         ok: true,
-        packet: { kind: "translated", protocol, datalog, address, fn, serial, register, values, byteCountPresent },
+        packet: {
+          kind: "translated",
+          protocol,
+          datalog,
+          address,
+          fn,
+          serial,
+          register,
+          values,
+          byteCountPresent,
+        },
       };
     }
     case FN_WRITE_SINGLE: {
       if (restLen !== 2) return fail(`write-single frame must carry a 2-byte value, got ${restLen} bytes`);
       const value = b[34] | (b[35] << 8);
-      return { ok: true, packet: { kind: "translated", protocol, datalog, address, fn, serial, register, value } };
+      return {
+        ok: true,
+        packet: { kind: "translated", protocol, datalog, address, fn, serial, register, value },
+      };
     }
     case FN_WRITE_MULTI: {
       if (restLen < 2) return fail(`write-multi frame too short (${restLen} bytes after the register)`);
       const count = b[34] | (b[35] << 8);
       if (restLen === 2) {
-        return { ok: true, packet: { kind: "translated", protocol, datalog, address, fn, serial, register, count } };
+        return {
+          ok: true,
+          packet: { kind: "translated", protocol, datalog, address, fn, serial, register, count },
+        };
       }
       const bc = b[36];
-      if (bc !== count * 2) return fail(`write-multi byte count ${bc} does not match register count ${count}`);
-      if (restLen !== 3 + bc) return fail(`write-multi carries ${restLen - 3} data bytes, byte count says ${bc}`);
+      if (bc !== count * 2) {
+        return fail(`write-multi byte count ${bc} does not match register count ${count}`);
+      }
+      if (restLen !== 3 + bc) {
+        return fail(`write-multi carries ${restLen - 3} data bytes, byte count says ${bc}`);
+      }
       const values: number[] = new Array(count);
       for (let i = 0, off = 37; i < count; i++, off += 2) values[i] = b[off] | (b[off + 1] << 8);
       return {
@@ -403,7 +441,9 @@ function encodeTranslated(p: TranslatedData): Uint8Array {
   let fill: (out: Uint8Array) => void;
   if (p.fn & 0x80) {
     const code = p.exceptionCode;
-    if (code === undefined) throw new RangeError(`exception reply (fn 0x${p.fn.toString(16)}) needs exceptionCode`);
+    if (code === undefined) {
+      throw new RangeError(`exception reply (fn 0x${p.fn.toString(16)}) needs exceptionCode`);
+    }
     checkU("exceptionCode", code, 0xff);
     rest = 1;
     fill = (o) => {
@@ -414,7 +454,9 @@ function encodeTranslated(p: TranslatedData): Uint8Array {
       const values = p.values;
       checkValues(values);
       const withBc = p.byteCountPresent ?? p.protocol !== 1;
-      if (!withBc && values.length === 0) throw new RangeError("read reply without byte count needs ≥1 value");
+      if (!withBc && values.length === 0) {
+        throw new RangeError("read reply without byte count needs ≥1 value");
+      }
       rest = (withBc ? 1 : 0) + values.length * 2;
       fill = (o) => {
         let off = 34;
@@ -449,7 +491,9 @@ function encodeTranslated(p: TranslatedData): Uint8Array {
       };
     } else {
       const count = p.count;
-      if (count === undefined) throw new RangeError("write-multi frame needs values (request) or count (reply)");
+      if (count === undefined) {
+        throw new RangeError("write-multi frame needs values (request) or count (reply)");
+      }
       checkU("count", count, 0xffff);
       rest = 2;
       fill = (o) => put16(o, 34, count);
@@ -562,7 +606,9 @@ export class FrameSplitter {
   }
 
   #store(bytes: Uint8Array): void {
-    if (bytes.length > this.#buf.length) this.#buf = new Uint8Array(Math.max(bytes.length, this.#buf.length * 2));
+    if (bytes.length > this.#buf.length) {
+      this.#buf = new Uint8Array(Math.max(bytes.length, this.#buf.length * 2));
+    }
     this.#buf.set(bytes, 0);
     this.#len = bytes.length;
   }

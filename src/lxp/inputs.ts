@@ -171,11 +171,24 @@ const BLOCK_FIELDS: Record<InputBlock, Field[]> = {
 
 // One builder per block, generated once from the field list: a single object literal with constant keys
 // gets its final shape at once (fast to build and to JSON.stringify), unlike an object grown key by key.
-type Builder = (v: ArrayLike<number>, base: number, fields: Field[], value: typeof fieldValue) => Record<string, number>;
+type Builder = (
+  v: ArrayLike<number>,
+  base: number,
+  fields: Field[],
+  value: typeof fieldValue,
+) => Record<string, number>;
 const BUILDERS = {} as Record<InputBlock, Builder>;
 for (const b of [1, 2, 3, 4] as InputBlock[]) {
-  const body = BLOCK_FIELDS[b].map((f, n) => `${JSON.stringify(f.key)}: value(fields[${n}], v, base)`).join(",\n");
-  BUILDERS[b] = new Function("v", "base", "fields", "value", `"use strict"; return {\n${body}\n};`) as Builder;
+  const body = BLOCK_FIELDS[b].map((f, n) => `${JSON.stringify(f.key)}: value(fields[${n}], v, base)`).join(
+    ",\n",
+  );
+  BUILDERS[b] = new Function(
+    "v",
+    "base",
+    "fields",
+    "value",
+    `"use strict"; return {\n${body}\n};`,
+  ) as Builder;
 }
 
 function fieldValue(f: Field, v: ArrayLike<number>, base: number): number {
@@ -236,7 +249,10 @@ export function inputsJson(block: InputBlock, regs: (reg: number) => number): Re
  * blocks 1, 2 and 3 (identical to the three separate blocks; 120–126 are not a full block 4).
  * A reply that covers no complete block yields [].
  */
-export function decodeInputReply(start: number, values: number[]): { block: InputBlock; json: Record<string, number> }[] {
+export function decodeInputReply(
+  start: number,
+  values: number[],
+): { block: InputBlock; json: Record<string, number> }[] {
   const out: { block: InputBlock; json: Record<string, number> }[] = [];
   const end = start + values.length;
   for (let b = 1; b <= 4; b++) {

@@ -44,7 +44,13 @@ const HZ100: Opt = { scale: 100, unit: "Hz", deviceClass: "frequency", stateClas
 const KWH: Opt = { scale: 10, unit: "kWh", deviceClass: "energy", stateClass: "total_increasing" };
 const KWH32: Opt = { ...KWH, words: 2 };
 const DEGC: Opt = { scale: 1, unit: "°C", deviceClass: "temperature", stateClass: "measurement" };
-const DEGC10: Opt = { scale: 10, unit: "°C", deviceClass: "temperature", stateClass: "measurement", signed: true };
+const DEGC10: Opt = {
+  scale: 10,
+  unit: "°C",
+  deviceClass: "temperature",
+  stateClass: "measurement",
+  signed: true,
+};
 const PCT: Opt = { scale: 1, unit: "%" };
 const A100: Opt = { scale: 100, unit: "A", deviceClass: "current", stateClass: "measurement" };
 const RAW: Opt = { scale: 1, unit: "" };
@@ -80,7 +86,14 @@ function complete(bank: "input" | "hold", last: number, defs: RegisterDef[], pre
   for (const d of defs) for (let i = 0; i < d.words; i++) covered.add(d.register + i);
   const out = [...defs];
   for (let r = 0; r <= last; r++) {
-    if (!covered.has(r)) out.push(def(bank, r, `${prefix}_${r}`, `${bank === "hold" ? "Holding" : "Input"} register ${r}`, { ...RAW, generic: true }));
+    if (!covered.has(r)) {
+      out.push(
+        def(bank, r, `${prefix}_${r}`, `${bank === "hold" ? "Holding" : "Input"} register ${r}`, {
+          ...RAW,
+          generic: true,
+        }),
+      );
+    }
   }
   // stable: by register, then lo byte before hi byte
   return out.sort((a, b) => a.register - b.register || (a.byte === "hi" ? 1 : 0) - (b.byte === "hi" ? 1 : 0));
@@ -97,7 +110,13 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
   i(2, "v_pv_2", "PV2 voltage", V10),
   i(3, "v_pv_3", "PV3 voltage", V10),
   i(4, "v_bat", "Battery voltage", { ...V10, octoluxKey: "v_bat" }),
-  i(5, "soc", "Battery state of charge", { ...PCT, byte: "lo", octoluxKey: "soc", deviceClass: "battery", stateClass: "measurement" }),
+  i(5, "soc", "Battery state of charge", {
+    ...PCT,
+    byte: "lo",
+    octoluxKey: "soc",
+    deviceClass: "battery",
+    stateClass: "measurement",
+  }),
   i(5, "soh", "Battery state of health", { ...PCT, byte: "hi", stateClass: "measurement" }),
   i(6, "internal_fault", "Internal fault code", HEXC),
   i(7, "p_pv_1", "PV1 power", W),
@@ -112,7 +131,13 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
   i(16, "p_inv", "Inverter output power", { ...W, octoluxKey: "p_inv" }),
   i(17, "p_rec", "Rectifier (AC charge) power", { ...W, octoluxKey: "p_rec" }),
   i(18, "i_inv_rms", "Inverter RMS current", A100),
-  i(19, "pf", "Power factor", { scale: 1000, unit: "", kind: "pf", deviceClass: "power_factor", stateClass: "measurement" }),
+  i(19, "pf", "Power factor", {
+    scale: 1000,
+    unit: "",
+    kind: "pf",
+    deviceClass: "power_factor",
+    stateClass: "measurement",
+  }),
   i(20, "v_eps_r", "EPS voltage R", { ...V10, octoluxKey: "v_eps" }),
   i(21, "v_eps_s", "EPS voltage S", V10),
   i(22, "v_eps_t", "EPS voltage T", V10),
@@ -150,7 +175,10 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
   i(66, "t_rad_2", "Radiator 2 temperature", { ...DEGC, octoluxKey: "t_rad_2" }),
   i(67, "t_bat", "Battery temperature (lead-acid sensor)", DEGC),
   i(69, "runtime", "Running time (cumulative)", {
-    ...SECS, words: 2, deviceClass: "duration", stateClass: "total_increasing",
+    ...SECS,
+    words: 2,
+    deviceClass: "duration",
+    stateClass: "total_increasing",
   }),
   i(71, "auto_test", "Auto test start/status/step bits", BITS),
   i(72, "auto_test_limit", "Auto test limit", RAW),
@@ -163,8 +191,14 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
   i(82, "max_dischg_curr", "Max discharge current (BMS)", { ...A100, octoluxKey: "max_dischg_curr" }),
   i(83, "charge_volt_ref", "Charge voltage reference (BMS)", { ...V10, octoluxKey: "charge_volt_ref" }),
   i(84, "dischg_cut_volt", "Discharge cut-off voltage (BMS)", { ...V10, octoluxKey: "dischg_cut_volt" }),
-  ...Array.from({ length: 10 }, (_, n) =>
-    i(85 + n, `bat_status_${n}`, `Battery status ${n} (BMS)`, { ...RAW, byte: "lo", octoluxKey: `bat_status_${n}` })
+  ...Array.from(
+    { length: 10 },
+    (_, n) =>
+      i(85 + n, `bat_status_${n}`, `Battery status ${n} (BMS)`, {
+        ...RAW,
+        byte: "lo",
+        octoluxKey: `bat_status_${n}`,
+      }),
   ),
   i(95, "bat_status_inv", "Battery status (inverter)", { ...RAW, byte: "lo", octoluxKey: "bat_status_inv" }),
   i(96, "bat_count", "Batteries in parallel", RAW),
@@ -172,16 +206,32 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
   i(98, "bat_current", "Battery current (BMS)", { ...A100, signed: true }),
   i(99, "bms_event_1", "BMS fault code", HEXC),
   i(100, "bms_event_2", "BMS warning code", HEXC),
-  i(101, "max_cell_voltage", "Max cell voltage", { scale: 1000, unit: "V", deviceClass: "voltage", stateClass: "measurement" }),
-  i(102, "min_cell_voltage", "Min cell voltage", { scale: 1000, unit: "V", deviceClass: "voltage", stateClass: "measurement" }),
+  i(101, "max_cell_voltage", "Max cell voltage", {
+    scale: 1000,
+    unit: "V",
+    deviceClass: "voltage",
+    stateClass: "measurement",
+  }),
+  i(102, "min_cell_voltage", "Min cell voltage", {
+    scale: 1000,
+    unit: "V",
+    deviceClass: "voltage",
+    stateClass: "measurement",
+  }),
   i(103, "max_cell_temp", "Max cell temperature", DEGC10),
   i(104, "min_cell_temp", "Min cell temperature", DEGC10),
   i(105, "bms_fw_update_state", "BMS firmware update state (1 upgrading, 2 ok, 3 failed)", RAW),
   i(106, "cycle_count", "Battery cycle count", RAW),
   i(107, "vbat_inv", "Battery voltage (inverter sample)", V10),
-  ...Array.from({ length: 5 }, (_, n) => i(108 + n, `t_bat_${n + 1}`, `Battery temperature T${n + 1}`, DEGC10)),
+  ...Array.from(
+    { length: 5 },
+    (_, n) => i(108 + n, `t_bat_${n + 1}`, `Battery temperature T${n + 1}`, DEGC10),
+  ),
   i(113, "parallel_info", "Master/slave, phase, parallel count bits", BITS),
-  ...Array.from({ length: 5 }, (_, n) => i(115 + n, `serial_${n + 1}`, `Inverter serial chars ${2 * n + 1}–${2 * n + 2}`, ASCII)),
+  ...Array.from(
+    { length: 5 },
+    (_, n) => i(115 + n, `serial_${n + 1}`, `Inverter serial chars ${2 * n + 1}–${2 * n + 2}`, ASCII),
+  ),
   i(120, "v_bus_p", "Half bus voltage", V10),
   i(121, "v_gen", "Generator voltage", V10),
   i(122, "f_gen", "Generator frequency", HZ100),
@@ -198,10 +248,19 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
   i(134, "e_eps_l2_day", "EPS energy L2-N today", KWH),
   i(135, "e_eps_l1_all", "EPS energy L1-N total", KWH32),
   i(137, "e_eps_l2_all", "EPS energy L2-N total", KWH32),
-  ...Array.from({ length: 4 }, (_, n) => i(140 + n, `afci_curr_ch${n + 1}`, `AFCI current CH${n + 1}`, { ...RAW, unit: "mA" })),
+  ...Array.from(
+    { length: 4 },
+    (_, n) => i(140 + n, `afci_curr_ch${n + 1}`, `AFCI current CH${n + 1}`, { ...RAW, unit: "mA" }),
+  ),
   i(144, "afci_flags", "AFCI arc alarm / self-test flags", BITS),
-  ...Array.from({ length: 4 }, (_, n) => i(145 + n, `afci_arc_ch${n + 1}`, `AFCI real-time arc CH${n + 1}`, RAW)),
-  ...Array.from({ length: 4 }, (_, n) => i(149 + n, `afci_max_arc_ch${n + 1}`, `AFCI max arc CH${n + 1}`, RAW)),
+  ...Array.from(
+    { length: 4 },
+    (_, n) => i(145 + n, `afci_arc_ch${n + 1}`, `AFCI real-time arc CH${n + 1}`, RAW),
+  ),
+  ...Array.from(
+    { length: 4 },
+    (_, n) => i(149 + n, `afci_max_arc_ch${n + 1}`, `AFCI max arc CH${n + 1}`, RAW),
+  ),
 ], "input");
 
 // ---------------------------------------------------------------------------------------------------------
@@ -236,7 +295,10 @@ function gridLimits(first: number, what: "volt" | "freq", o: Opt): RegisterDef[]
 export const HOLD_REGISTERS: readonly RegisterDef[] = complete("hold", 239, [
   h(0, "model_0", "Model bits (low)", HEXC),
   h(1, "model_1", "Model bits (high)", HEXC),
-  ...Array.from({ length: 5 }, (_, n) => h(2 + n, `serial_num_${n + 1}`, `Serial number chars ${2 * n + 1}–${2 * n + 2}`, ASCII)),
+  ...Array.from(
+    { length: 5 },
+    (_, n) => h(2 + n, `serial_num_${n + 1}`, `Serial number chars ${2 * n + 1}–${2 * n + 2}`, ASCII),
+  ),
   h(7, "fw_code_1", "Firmware code chars 1–2", ASCII),
   h(8, "fw_code_2", "Firmware code chars 3–4", ASCII),
   h(9, "slave_comm_ver", "Slave / comm version", HEXC),
@@ -291,10 +353,26 @@ export const HOLD_REGISTERS: readonly RegisterDef[] = complete("hold", 239, [
   h(103, "feed_in_grid_power_percent", "Feed-in (export) limit", PCT),
   h(104, "dischg_chg_sw_cmd", "Discharge/charge switch command", RAW),
   h(105, "dischg_cut_off_soc_eod", "Discharge cut-off SOC (on-grid EOD)", PCT),
-  h(106, "lead_acid_tempr_lower_limit_dischg", "Lead-acid discharge temperature low limit", { scale: 10, unit: "°C", signed: true }),
-  h(107, "lead_acid_tempr_upper_limit_dischg", "Lead-acid discharge temperature high limit", { scale: 10, unit: "°C", signed: true }),
-  h(108, "lead_acid_tempr_lower_limit_chg", "Lead-acid charge temperature low limit", { scale: 10, unit: "°C", signed: true }),
-  h(109, "lead_acid_tempr_upper_limit_chg", "Lead-acid charge temperature high limit", { scale: 10, unit: "°C", signed: true }),
+  h(106, "lead_acid_tempr_lower_limit_dischg", "Lead-acid discharge temperature low limit", {
+    scale: 10,
+    unit: "°C",
+    signed: true,
+  }),
+  h(107, "lead_acid_tempr_upper_limit_dischg", "Lead-acid discharge temperature high limit", {
+    scale: 10,
+    unit: "°C",
+    signed: true,
+  }),
+  h(108, "lead_acid_tempr_lower_limit_chg", "Lead-acid charge temperature low limit", {
+    scale: 10,
+    unit: "°C",
+    signed: true,
+  }),
+  h(109, "lead_acid_tempr_upper_limit_chg", "Lead-acid charge temperature high limit", {
+    scale: 10,
+    unit: "°C",
+    signed: true,
+  }),
   h(110, "func_en_1", "Function enable bits 1", BITS),
   h(112, "set_master_or_slave", "System type (master/slave)", RAW),
   h(113, "set_composed_phase", "Composed phase (1 R, 2 S, 3 T)", RAW),
@@ -307,7 +385,10 @@ export const HOLD_REGISTERS: readonly RegisterDef[] = complete("hold", 239, [
   h(122, "maintenance_count", "Maintenance count", RAW),
   h(124, "ovf_derate_end_point", "Over-frequency derate end", HHZ100),
   h(125, "soc_low_limit_eps_dischg", "EPS discharge cut-off SOC", PCT),
-  ...Array.from({ length: 6 }, (_, n) => h(126 + n, `optimal_chg_dischg_${n + 1}`, `Half-hour charge/discharge plan ${n + 1}`, BITS)),
+  ...Array.from(
+    { length: 6 },
+    (_, n) => h(126 + n, `optimal_chg_dischg_${n + 1}`, `Half-hour charge/discharge plan ${n + 1}`, BITS),
+  ),
   h(137, "spec_load_compensate", "Specific load compensation", { ...RAW, unit: "W" }),
   h(138, "charge_power_fine", "Charge rate (0.1 %)", { scale: 10, unit: "%" }),
   h(139, "dischg_power_fine", "Discharge rate (0.1 %)", { scale: 10, unit: "%" }),
@@ -454,7 +535,9 @@ export function asciiText(words: number[]): string {
 
 /** Hold 12–14 → "2022-06-20 05:16:57" (the inverter has no time zone). */
 export function inverterClock(h12: number, h13: number, h14: number): string {
-  return `20${pad2(h12 & 0xff)}-${pad2(h12 >>> 8)}-${pad2(h13 & 0xff)} ${pad2(h13 >>> 8)}:${pad2(h14 & 0xff)}:${pad2(h14 >>> 8)}`;
+  return `20${pad2(h12 & 0xff)}-${pad2(h12 >>> 8)}-${pad2(h13 & 0xff)} ${pad2(h13 >>> 8)}:${
+    pad2(h14 & 0xff)
+  }:${pad2(h14 >>> 8)}`;
 }
 
 /** Time-slot register value (hour + 256·minute) → "HH:MM", and back. */
@@ -468,7 +551,11 @@ export function slotRaw(hour: number, minute: number): number {
 // ---------------------------------------------------------------------------------------------------------
 // Bit fields
 
-export interface BitDef { bit: number; key: string; name: string }
+export interface BitDef {
+  bit: number;
+  key: string;
+  name: string;
+}
 
 export const REG21_BITS: readonly BitDef[] = [
   { bit: 0, key: "eps_en", name: "EPS (off-grid output) enable" },

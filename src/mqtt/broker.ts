@@ -42,7 +42,9 @@ export class EmbeddedBroker {
         reject(
           new CliError(
             ExitCode.brokerUnreachable,
-            `embedded MQTT broker cannot listen on ${this.listen.host}:${this.listen.port}: ${err.code ?? err.message}`,
+            `embedded MQTT broker cannot listen on ${this.listen.host}:${this.listen.port}: ${
+              err.code ?? err.message
+            }`,
           ),
         );
       });

@@ -236,7 +236,9 @@ export class MqttLink {
     if (o.ca) opts.ca = readPem("ca", o.ca);
     if (o.cert) opts.cert = readPem("cert", o.cert);
     if (o.key) opts.key = readPem("key", o.key);
-    if (o.will) opts.will = { ...o.will, payload: new TextEncoder().encode(o.will.payload) as unknown as Buffer };
+    if (o.will) {
+      opts.will = { ...o.will, payload: new TextEncoder().encode(o.will.payload) as unknown as Buffer };
+    }
 
     const where = redactUri(o.uri);
     const client = mqtt.connect(o.uri, opts);
@@ -247,8 +249,9 @@ export class MqttLink {
       this.protocolVersion = version;
       const stream = (client as unknown as { stream?: { setNoDelay?: (b: boolean) => void } }).stream;
       stream?.setNoDelay?.(true);
-      if (firstConnect) this.logger.info("connected to MQTT broker", { broker: where, mqtt: version === 5 ? "5" : "3.1.1" });
-      else {
+      if (firstConnect) {
+        this.logger.info("connected to MQTT broker", { broker: where, mqtt: version === 5 ? "5" : "3.1.1" });
+      } else {
         this.stats.reconnects++;
         this.logger.info("reconnected to MQTT broker", { broker: where });
       }
@@ -265,10 +268,14 @@ export class MqttLink {
       }
     });
     client.on("offline", () => {
-      if (!this.stopped && !firstConnect) this.logger.warn("MQTT broker connection lost; reconnecting", { broker: where });
+      if (!this.stopped && !firstConnect) {
+        this.logger.warn("MQTT broker connection lost; reconnecting", { broker: where });
+      }
     });
     client.on("error", (err) => {
-      if (!firstConnect || !isUnsupportedProtocol(err)) this.logger.warn("MQTT error", { broker: where, error: err.message });
+      if (!firstConnect || !isUnsupportedProtocol(err)) {
+        this.logger.warn("MQTT error", { broker: where, error: err.message });
+      }
     });
     client.on("message", (topic, payload, packet) => {
       this.stats.received++;
@@ -289,7 +296,12 @@ export class MqttLink {
       const timer = setTimeout(() => {
         cleanup();
         void this.stop();
-        reject(new CliError(ExitCode.brokerUnreachable, `MQTT broker ${where} unreachable (no connection within ${timeoutMs} ms)`));
+        reject(
+          new CliError(
+            ExitCode.brokerUnreachable,
+            `MQTT broker ${where} unreachable (no connection within ${timeoutMs} ms)`,
+          ),
+        );
       }, timeoutMs);
       const onConnect = () => {
         cleanup();
@@ -304,10 +316,18 @@ export class MqttLink {
         }
         // Authentication and TLS failures are final: don't keep the user waiting.
         const code = (err as { code?: number | string }).code;
-        if (code === 4 || code === 5 || code === 134 || code === 135 || /certificate|self.signed|TLS/i.test(err.message)) {
+        if (
+          code === 4 || code === 5 || code === 134 || code === 135 ||
+          /certificate|self.signed|TLS/i.test(err.message)
+        ) {
           cleanup();
           void this.stop();
-          reject(new CliError(ExitCode.brokerUnreachable, `MQTT broker ${where} refused the connection: ${err.message}`));
+          reject(
+            new CliError(
+              ExitCode.brokerUnreachable,
+              `MQTT broker ${where} refused the connection: ${err.message}`,
+            ),
+          );
         }
       };
       const cleanup = () => {
@@ -359,9 +379,14 @@ export class MqttLink {
     this.qos0.flush();
     this.stats.published++;
     try {
-      c.publish(topic, payload as string | Buffer, { qos: opts.qos ?? 0, retain: opts.retain ?? false }, (err) => {
-        if (err && !this.stopped) this.logger.warn("MQTT publish failed", { topic, error: err.message });
-      });
+      c.publish(
+        topic,
+        payload as string | Buffer,
+        { qos: opts.qos ?? 0, retain: opts.retain ?? false },
+        (err) => {
+          if (err && !this.stopped) this.logger.warn("MQTT publish failed", { topic, error: err.message });
+        },
+      );
     } catch (err) {
       this.logger.warn("MQTT publish failed", { topic, error: err });
     }
@@ -384,14 +409,21 @@ export class MqttLink {
   }
 
   /** Publish and wait for the broker's acknowledgement (QoS 1) or the write (QoS 0). */
-  publishAsync(topic: string, payload: string | Uint8Array, opts: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<void> {
+  publishAsync(
+    topic: string,
+    payload: string | Uint8Array,
+    opts: { retain?: boolean; qos?: 0 | 1 } = {},
+  ): Promise<void> {
     const c = this.client;
     if (!c || this.stopped) return Promise.reject(new Error("MQTT link not started"));
     this.qos0.flush();
     this.stats.published++;
     return new Promise((resolve, reject) =>
-      c.publish(topic, payload as string | Buffer, { qos: opts.qos ?? 1, retain: opts.retain ?? false }, (err) =>
-        err ? reject(err) : resolve()
+      c.publish(
+        topic,
+        payload as string | Buffer,
+        { qos: opts.qos ?? 1, retain: opts.retain ?? false },
+        (err) => err ? reject(err) : resolve(),
       )
     );
   }

@@ -20,8 +20,8 @@ import {
 import {
   type DbusVariant,
   isInvalidVariant,
-  type JsonValue,
   jsonToVariant,
+  type JsonValue,
   variantToJson,
 } from "../venus/topics.ts";
 
@@ -202,9 +202,18 @@ export function baseServices(portalId: string): SimServiceDef[] {
           value: d(10),
           setting: { min: 0, max: 100, default: 10, type: "f" },
         },
-        "/Settings/CGwacs/MaxDischargePower": { value: d(-1), setting: { min: -1, max: 100000, default: -1, type: "f" } },
-        "/Settings/SystemSetup/SystemName": { value: s(""), setting: { min: 0, max: 0, default: "", type: "s" } },
-        "/Settings/Vrmlogger/LogInterval": { value: i(900), setting: { min: 60, max: 86400, default: 900, type: "i" } },
+        "/Settings/CGwacs/MaxDischargePower": {
+          value: d(-1),
+          setting: { min: -1, max: 100000, default: -1, type: "f" },
+        },
+        "/Settings/SystemSetup/SystemName": {
+          value: s(""),
+          setting: { min: 0, max: 0, default: "", type: "s" },
+        },
+        "/Settings/Vrmlogger/LogInterval": {
+          value: i(900),
+          setting: { min: 60, max: 86400, default: 900, type: "i" },
+        },
       },
     },
   ];
@@ -340,12 +349,12 @@ export class SimService {
     const batch: [string, SimItem][] = [];
     for (const [p, v] of changes) {
       let it = this.items.get(p);
-      if (!it) this.items.set(p, (it = { value: v }));
+      if (!it) this.items.set(p, it = { value: v });
       else it.value = v;
       batch.push([p, it]);
     }
     if (!this.onBus) return;
-    if (via === "props" || via === "both") for (const [p, it] of batch) this.emitPropertiesChanged(p, it);
+    if (via === "props" || via === "both") { for (const [p, it] of batch) this.emitPropertiesChanged(p, it); }
     if (via === "items" || via === "both") this.emitItemsChanged(batch);
   }
 
@@ -362,7 +371,9 @@ export class SimService {
     if (!batch.length) return;
     this.stats.signals++;
     const body: Record<string, Record<string, unknown>> = {};
-    for (const [p, it] of batch) body[p] = { Value: toDbusVariant(it.value), Text: new Variant("s", textOf(it)) };
+    for (const [p, it] of batch) {
+      body[p] = { Value: toDbusVariant(it.value), Text: new Variant("s", textOf(it)) };
+    }
     this.rb?.send(Message.newSignal("/", BUS_ITEM, "ItemsChanged", "a{sa{sv}}", [body]));
   }
 
@@ -404,7 +415,10 @@ export class SimService {
           if (path !== "/") return this.error(rb, m, UNKNOWN_METHOD, "GetItems is only on /"), true;
           const body: Record<string, Record<string, unknown>> = {};
           for (const [p, it] of this.items) {
-            const e: Record<string, unknown> = { Value: toDbusVariant(it.value), Text: new Variant("s", textOf(it)) };
+            const e: Record<string, unknown> = {
+              Value: toDbusVariant(it.value),
+              Text: new Variant("s", textOf(it)),
+            };
             if (it.setting) {
               e.Min = toDbusVariant(jsonToVariant(it.setting.min));
               e.Max = toDbusVariant(jsonToVariant(it.setting.max));
@@ -419,7 +433,9 @@ export class SimService {
           if (leaf) return this.reply(rb, m, "v", [toDbusVariant(leaf.value)]), true;
           if (this.def.misbehaving && path === "/") return true;
           if (path === "/" && this.def.legacy === "introspect") return false;
-          if (path === "/" && this.def.legacy === "absurd") return this.reply(rb, m, "v", [new Variant("i", 42)]), true;
+          if (path === "/" && this.def.legacy === "absurd") {
+            return this.reply(rb, m, "v", [new Variant("i", 42)]), true;
+          }
           if (node.length) {
             const o: Record<string, unknown> = {};
             for (const [rel, it] of node) o[rel] = toDbusVariant(it.value);
@@ -452,7 +468,12 @@ export class SimService {
           return false;
       }
     } catch (err) {
-      this.logger.warn("sim call failed", { service: this.name, path, member: m.member, error: errText(err) });
+      this.logger.warn("sim call failed", {
+        service: this.name,
+        path,
+        member: m.member,
+        error: errText(err),
+      });
       this.error(rb, m, "com.victronenergy.Error.Internal", errText(err));
       return true;
     }
@@ -596,8 +617,14 @@ export class VenusSim {
   }
 
   /** Sets a value locally (as the device would) and announces it. */
-  set(service: string, path: string, value: JsonValue | DbusVariant, via: "props" | "items" | "both" = "props"): void {
-    const v = value !== null && typeof value === "object" && "signature" in value && typeof value.signature === "string"
+  set(
+    service: string,
+    path: string,
+    value: JsonValue | DbusVariant,
+    via: "props" | "items" | "both" = "props",
+  ): void {
+    const v = value !== null && typeof value === "object" && "signature" in value &&
+        typeof value.signature === "string"
       ? value as DbusVariant
       : jsonToVariant(value as JsonValue);
     this.service(service).update([[path, v]], via);
@@ -657,7 +684,9 @@ export class VenusSim {
     const targets: { svc: SimService; path: string; rel: string }[] = [];
     for (const svc of this.loadServices()) {
       const inst = variantToJson(svc.items.get("/DeviceInstance")!.value);
-      for (const p of svc.items.keys()) if (p.startsWith("/Load/")) targets.push({ svc, path: p, rel: `loadtest/${inst}${p}` });
+      for (const p of svc.items.keys()) {
+        if (p.startsWith("/Load/")) targets.push({ svc, path: p, rel: `loadtest/${inst}${p}` });
+      }
     }
     if (!targets.length) throw new Error("runRate needs --scale ≥ 1");
     const last = new Map<string, number>();
@@ -675,7 +704,7 @@ export class VenusSim {
         if (via === "props") t.svc.update([[t.path, d(v)]], "props");
         else {
           let b = byService.get(t.svc);
-          if (!b) byService.set(t.svc, (b = []));
+          if (!b) byService.set(t.svc, b = []);
           b.push([t.path, d(v)]);
         }
         sent++;
@@ -745,4 +774,3 @@ export async function startPrivateBus(): Promise<PrivateBus> {
     },
   };
 }
-

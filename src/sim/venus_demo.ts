@@ -4,7 +4,12 @@ import type { Logger } from "../log.ts";
 export async function startVenusDemo(logger: Logger): Promise<{ address: string; stop(): Promise<void> }> {
   const { startPrivateBus, VenusSim } = await import("./venus.ts");
   const bus = await startPrivateBus();
-  const sim = new VenusSim({ address: bus.address, logger: logger.child({ component: "venus_sim" }), nightCycleMs: 120_000, nightMs: 30_000 });
+  const sim = new VenusSim({
+    address: bus.address,
+    logger: logger.child({ component: "venus_sim" }),
+    nightCycleMs: 120_000,
+    nightMs: 30_000,
+  });
   try {
     await sim.start();
   } catch (err) {

@@ -4,7 +4,7 @@
 
 import React, { useEffect, useState } from "react";
 import { Box, Text, useApp, useInput, useStdin } from "ink";
-import { dbusTree, type DashboardState, holdingRows } from "./state.ts";
+import { type DashboardState, dbusTree, holdingRows } from "./state.ts";
 import { inputKeyUnit } from "../lxp/inputs.ts";
 import type { LogEntry } from "../log.ts";
 
@@ -21,7 +21,6 @@ export interface DashboardProps {
   tickMs?: number;
   rows?: number;
 }
-
 
 function InputsPane({ state, offset, rows }: { state: DashboardState; offset: number; rows: number }) {
   const blocks = ["1", "2", "3", "4"].filter((b) => state.inputs[b]);
@@ -49,7 +48,8 @@ function HoldingsPane({ state, offset, rows }: { state: DashboardState; offset: 
     <Box flexDirection="column">
       {all.slice(offset, offset + rows).map((r) => (
         <Text key={r.register}>
-          {String(r.register).padStart(3)} {r.name.slice(0, 44).padEnd(44)} <Text color="green">{r.value}</Text>
+          {String(r.register).padStart(3)} {r.name.slice(0, 44).padEnd(44)}{" "}
+          <Text color="green">{r.value}</Text>
         </Text>
       ))}
     </Box>
@@ -61,11 +61,22 @@ function DbusPane({ state, offset, rows }: { state: DashboardState; offset: numb
   for (const g of dbusTree(state)) {
     lines.push({ key: g.service, text: <Text bold color="cyan">{g.service}</Text> });
     for (const it of g.items) {
-      lines.push({ key: g.service + it.path, text: <Text>  {it.path.padEnd(40)} <Text color="green">{it.value}</Text></Text> });
+      lines.push({
+        key: g.service + it.path,
+        text: (
+          <Text>
+            {it.path.padEnd(40)} <Text color="green">{it.value}</Text>
+          </Text>
+        ),
+      });
     }
   }
   if (!lines.length) return <Text dimColor>no D-Bus values yet (keep-alive is sent every 30 s)</Text>;
-  return <Box flexDirection="column">{lines.slice(offset, offset + rows).map((l) => <Text key={l.key}>{l.text}</Text>)}</Box>;
+  return (
+    <Box flexDirection="column">
+      {lines.slice(offset, offset + rows).map((l) => <Text key={l.key}>{l.text}</Text>)}
+    </Box>
+  );
 }
 
 function LogPane({ log, rows }: { log: LogEntry[]; rows: number }) {
@@ -113,16 +124,24 @@ export function Dashboard({ getState, getLog, refresh, tickMs = 250, rows = 20 }
     <Box flexDirection="column" borderStyle="round" paddingX={1}>
       <Box gap={2}>
         <Text bold color="cyan">ess2mqtt</Text>
-        <Text>bridge <Text color={state.bridge === "online" ? "green" : "red"}>{state.bridge}</Text></Text>
-        <Text>inverter <Text color={state.inverter === "online" ? "green" : "red"}>{state.inverter}</Text></Text>
+        <Text>
+          bridge <Text color={state.bridge === "online" ? "green" : "red"}>{state.bridge}</Text>
+        </Text>
+        <Text>
+          inverter <Text color={state.inverter === "online" ? "green" : "red"}>{state.inverter}</Text>
+        </Text>
         {state.portal ? <Text>portal {state.portal}</Text> : null}
         <Text dimColor>{state.messages} msgs</Text>
-        {last ? <Text>last {last.command}: <Text color={last.result === "OK" ? "green" : "red"}>{last.result}</Text></Text> : null}
+        {last
+          ? (
+            <Text>
+              last {last.command}: <Text color={last.result === "OK" ? "green" : "red"}>{last.result}</Text>
+            </Text>
+          )
+          : null}
       </Box>
       <Box gap={1}>
-        {PANES.map((p, i) => (
-          <Text key={p} inverse={p === pane}>{` ${i + 1} ${p} `}</Text>
-        ))}
+        {PANES.map((p, i) => <Text key={p} inverse={p === pane}>{` ${i + 1} ${p} `}</Text>)}
       </Box>
       <Box marginTop={1} minHeight={rows}>
         {pane === "inputs" && <InputsPane state={state} offset={offset} rows={rows} />}

@@ -4,7 +4,7 @@ import { render } from "ink";
 import type { CliContext } from "../cli/main.ts";
 import { CliError, ExitCode } from "../cli/exit_codes.ts";
 import { MqttLink } from "../mqtt/client.ts";
-import { LogSink, loggerFor } from "../log.ts";
+import { loggerFor, LogSink } from "../log.ts";
 import { applyMessage, emptyState } from "./state.ts";
 import { Dashboard } from "./app.tsx";
 

@@ -17,13 +17,28 @@ export interface DashboardState {
 }
 
 export function emptyState(prefix: string): DashboardState {
-  return { prefix, inputs: {}, inputsAt: {}, holds: new Map(), dbus: new Map(), results: [], bridge: "?", inverter: "?", messages: 0 };
+  return {
+    prefix,
+    inputs: {},
+    inputsAt: {},
+    holds: new Map(),
+    dbus: new Map(),
+    results: [],
+    bridge: "?",
+    inverter: "?",
+    messages: 0,
+  };
 }
 
 const decoder = new TextDecoder();
 
 /** Folds one MQTT message into the state (mutates and returns it). Unknown topics are ignored. */
-export function applyMessage(state: DashboardState, topic: string, payload: Uint8Array, now = Date.now()): DashboardState {
+export function applyMessage(
+  state: DashboardState,
+  topic: string,
+  payload: Uint8Array,
+  now = Date.now(),
+): DashboardState {
   state.messages++;
   const text = decoder.decode(payload);
   const p = state.prefix + "/";
@@ -75,7 +90,9 @@ export function holdingRows(state: DashboardState): { register: number; name: st
 }
 
 /** D-Bus values grouped by service (`type/instance`), paths sorted. */
-export function dbusTree(state: DashboardState): { service: string; items: { path: string; value: string }[] }[] {
+export function dbusTree(
+  state: DashboardState,
+): { service: string; items: { path: string; value: string }[] }[] {
   const groups = new Map<string, { path: string; value: string }[]>();
   for (const [key, value] of state.dbus) {
     const parts = key.split("/");

@@ -15,8 +15,8 @@ import {
   itemsFromGetItems,
   itemsFromRootValue,
   parseSignature,
-  type SigNode,
   serviceType,
+  type SigNode,
   valueFromPropertiesChanged,
   VICTRON_PREFIX,
 } from "./topics.ts";
@@ -41,10 +41,16 @@ const MT_METHOD_CALL = 1, MT_METHOD_RETURN = 2, MT_ERROR = 3, MT_SIGNAL = 4;
 export function resolveBusAddress(address: string, env: (k: string) => string | undefined): string {
   const a = address.trim();
   let out: string;
-  if (a === "" || a === "system") out = env("DBUS_SYSTEM_BUS_ADDRESS") || "unix:path=/var/run/dbus/system_bus_socket";
-  else if (a === "session") {
+  if (a === "" || a === "system") {
+    out = env("DBUS_SYSTEM_BUS_ADDRESS") || "unix:path=/var/run/dbus/system_bus_socket";
+  } else if (a === "session") {
     const s = env("DBUS_SESSION_BUS_ADDRESS");
-    if (!s) throw new CliError(ExitCode.config, `[dbus] address: "session" but DBUS_SESSION_BUS_ADDRESS is not set`);
+    if (!s) {
+      throw new CliError(
+        ExitCode.config,
+        `[dbus] address: "session" but DBUS_SESSION_BUS_ADDRESS is not set`,
+      );
+    }
     out = s;
   } else if (/^(unix|tcp|nonce-tcp|unixexec):/.test(a)) out = a;
   else {
@@ -73,8 +79,9 @@ function toWire(t: SigNode, x: unknown): unknown {
         const o: Record<string, unknown> = {};
         for (const [k, val] of Object.entries(x as Record<string, unknown>)) {
           const w = toWire(el.child[1], val);
-          if (k === "__proto__") Object.defineProperty(o, k, { value: w, enumerable: true, writable: true, configurable: true });
-          else o[k] = w;
+          if (k === "__proto__") {
+            Object.defineProperty(o, k, { value: w, enumerable: true, writable: true, configurable: true });
+          } else o[k] = w;
         }
         return o;
       }
@@ -92,7 +99,9 @@ function toWire(t: SigNode, x: unknown): unknown {
 /** A dbus-next Variant from a {signature, value} (recursively). */
 export function toDbusVariant(v: DbusVariant): InstanceType<typeof Variant> {
   const trees = parseSignature(v.signature);
-  if (trees.length !== 1) throw new RangeError(`variant signature must be one complete type: "${v.signature}"`);
+  if (trees.length !== 1) {
+    throw new RangeError(`variant signature must be one complete type: "${v.signature}"`);
+  }
   return new Variant(v.signature, toWire(trees[0], v.value));
 }
 
@@ -185,7 +194,11 @@ export class RawBus {
       const timer = setTimeout(() => {
         finish();
         void rb.close();
-        reject(new Error(`no D-Bus connection within ${timeoutMs} ms${lastError ? ` (${errText(lastError)})` : ""}`));
+        reject(
+          new Error(
+            `no D-Bus connection within ${timeoutMs} ms${lastError ? ` (${errText(lastError)})` : ""}`,
+          ),
+        );
       }, timeoutMs);
       const onClose = () => {
         finish();
@@ -248,7 +261,9 @@ export class RawBus {
       this.pending.delete(serial);
       clearTimeout(p.timer);
       if (type === MT_ERROR) {
-        p.reject(new DbusCallError(m.errorName, `${m.errorName}: ${typeof m.body[0] === "string" ? m.body[0] : ""}`));
+        p.reject(
+          new DbusCallError(m.errorName, `${m.errorName}: ${typeof m.body[0] === "string" ? m.body[0] : ""}`),
+        );
         return;
       }
       if (p.sync) {
@@ -287,7 +302,12 @@ export class RawBus {
     return new Promise<DbusMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(serial);
-        reject(new DbusCallError("Timeout", `${c.destination} ${c.path} ${c.member}: no reply within ${timeoutMs} ms`));
+        reject(
+          new DbusCallError(
+            "Timeout",
+            `${c.destination} ${c.path} ${c.member}: no reply within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(serial, { resolve, reject, timer, sync });
       try {
@@ -313,27 +333,53 @@ export class RawBus {
 
   async addMatch(rule: string, timeoutMs = 5000): Promise<void> {
     await this.call(
-      { destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_NAME, member: "AddMatch", signature: "s", body: [rule] },
+      {
+        destination: DBUS_NAME,
+        path: DBUS_PATH,
+        iface: DBUS_NAME,
+        member: "AddMatch",
+        signature: "s",
+        body: [rule],
+      },
       timeoutMs,
     );
   }
 
   async listNames(timeoutMs = 5000): Promise<string[]> {
-    const r = await this.call({ destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_NAME, member: "ListNames" }, timeoutMs);
+    const r = await this.call({
+      destination: DBUS_NAME,
+      path: DBUS_PATH,
+      iface: DBUS_NAME,
+      member: "ListNames",
+    }, timeoutMs);
     return r.body[0] as string[];
   }
 
   async getNameOwner(name: string, timeoutMs = 5000): Promise<string> {
     const r = await this.call(
-      { destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_NAME, member: "GetNameOwner", signature: "s", body: [name] },
+      {
+        destination: DBUS_NAME,
+        path: DBUS_PATH,
+        iface: DBUS_NAME,
+        member: "GetNameOwner",
+        signature: "s",
+        body: [name],
+      },
       timeoutMs,
     );
     return r.body[0] as string;
   }
 
-  async requestName(name: string, flags = 4 /* DO_NOT_QUEUE */, timeoutMs = 5000): Promise<number> {
+  async requestName(name: string, flags = 4, /* DO_NOT_QUEUE */ timeoutMs = 5000): Promise<number> {
     const r = await this.call(
-      { destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_NAME, member: "RequestName", signature: "su", body: [name, flags] },
+      {
+        destination: DBUS_NAME,
+        path: DBUS_PATH,
+        iface: DBUS_NAME,
+        member: "RequestName",
+        signature: "su",
+        body: [name, flags],
+      },
       timeoutMs,
     );
     return r.body[0] as number;
@@ -341,7 +387,14 @@ export class RawBus {
 
   async releaseName(name: string, timeoutMs = 5000): Promise<number> {
     const r = await this.call(
-      { destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_NAME, member: "ReleaseName", signature: "s", body: [name] },
+      {
+        destination: DBUS_NAME,
+        path: DBUS_PATH,
+        iface: DBUS_NAME,
+        member: "ReleaseName",
+        signature: "s",
+        body: [name],
+      },
       timeoutMs,
     );
     return r.body[0] as number;
@@ -382,26 +435,55 @@ export type { DbusMessage, DbusSignal };
 // ------------------------------------------------------------------------------------------------
 // BusItem calls
 
-export async function busGetValue(rb: RawBus, service: string, path: string, timeoutMs: number): Promise<DbusVariant> {
+export async function busGetValue(
+  rb: RawBus,
+  service: string,
+  path: string,
+  timeoutMs: number,
+): Promise<DbusVariant> {
   const r = await rb.call({ destination: service, path, iface: BUS_ITEM, member: "GetValue" }, timeoutMs);
   const v = r.body[0];
-  if (r.signature !== "v" || !v) throw new DbusCallError("BadReply", `GetValue ${service} ${path}: reply signature "${r.signature}"`);
+  if (r.signature !== "v" || !v) {
+    throw new DbusCallError("BadReply", `GetValue ${service} ${path}: reply signature "${r.signature}"`);
+  }
   return v as DbusVariant;
 }
 
-export async function busGetText(rb: RawBus, service: string, path: string, timeoutMs: number): Promise<string> {
+export async function busGetText(
+  rb: RawBus,
+  service: string,
+  path: string,
+  timeoutMs: number,
+): Promise<string> {
   const r = await rb.call({ destination: service, path, iface: BUS_ITEM, member: "GetText" }, timeoutMs);
-  if (r.signature !== "s") throw new DbusCallError("BadReply", `GetText ${service} ${path}: reply signature "${r.signature}"`);
+  if (r.signature !== "s") {
+    throw new DbusCallError("BadReply", `GetText ${service} ${path}: reply signature "${r.signature}"`);
+  }
   return String(r.body[0]);
 }
 
-export async function busSetValue(rb: RawBus, service: string, path: string, v: DbusVariant, timeoutMs: number): Promise<number> {
+export async function busSetValue(
+  rb: RawBus,
+  service: string,
+  path: string,
+  v: DbusVariant,
+  timeoutMs: number,
+): Promise<number> {
   const r = await rb.call(
-    { destination: service, path, iface: BUS_ITEM, member: "SetValue", signature: "v", body: [toDbusVariant(v)] },
+    {
+      destination: service,
+      path,
+      iface: BUS_ITEM,
+      member: "SetValue",
+      signature: "v",
+      body: [toDbusVariant(v)],
+    },
     timeoutMs,
   );
   const rc = r.body[0];
-  if (typeof rc !== "number") throw new DbusCallError("BadReply", `SetValue ${service} ${path}: reply signature "${r.signature}"`);
+  if (typeof rc !== "number") {
+    throw new DbusCallError("BadReply", `SetValue ${service} ${path}: reply signature "${r.signature}"`);
+  }
   return rc;
 }
 
@@ -512,7 +594,10 @@ export class DbusLink {
     try {
       rb = await RawBus.connect({ address: this.address, connectTimeoutMs: this.options.connectTimeoutMs });
     } catch (err) {
-      throw new CliError(ExitCode.deviceUnreachable, `D-Bus ${this.printableAddress()} unreachable: ${errText(err)}`);
+      throw new CliError(
+        ExitCode.deviceUnreachable,
+        `D-Bus ${this.printableAddress()} unreachable: ${errText(err)}`,
+      );
     }
     if (this.stopped) {
       await rb.close();
@@ -566,13 +651,19 @@ export class DbusLink {
         this.wake = undefined;
         if (this.stopped) break;
         try {
-          const nrb = await RawBus.connect({ address: this.address, connectTimeoutMs: this.options.connectTimeoutMs });
+          const nrb = await RawBus.connect({
+            address: this.address,
+            connectTimeoutMs: this.options.connectTimeoutMs,
+          });
           if (this.stopped) {
             await nrb.close();
             break;
           }
           this.stats.reconnects++;
-          this.logger.info("reconnected to D-Bus", { address: this.printableAddress(), name: nrb.uniqueName });
+          this.logger.info("reconnected to D-Bus", {
+            address: this.printableAddress(),
+            name: nrb.uniqueName,
+          });
           delay = this.options.reconnectMinMs ?? 250;
           await this.attach(nrb);
           this.handlers.linkChanged?.(true);
@@ -595,7 +686,9 @@ export class DbusLink {
       );
       await rb.addMatch(`type='signal',interface='${BUS_ITEM}',member='PropertiesChanged'`, this.timeout);
       await rb.addMatch(`type='signal',interface='${BUS_ITEM}',member='ItemsChanged',path='/'`, this.timeout);
-      const names = (await rb.listNames(this.timeout)).filter((n) => n.startsWith(VICTRON_PREFIX) && serviceType(n));
+      const names = (await rb.listNames(this.timeout)).filter((n) =>
+        n.startsWith(VICTRON_PREFIX) && serviceType(n)
+      );
       // Services we knew before a reconnect that are gone now.
       for (const [name, s] of [...this.services]) {
         if (!names.includes(name)) this.removeService(name, s);
@@ -605,7 +698,10 @@ export class DbusLink {
         try {
           owner = await rb.getNameOwner(name, this.timeout);
         } catch (err) {
-          this.logger.debug("service vanished before it could be scanned", { service: name, error: errText(err) });
+          this.logger.debug("service vanished before it could be scanned", {
+            service: name,
+            error: errText(err),
+          });
           return;
         }
         await this.scan(name, owner);
@@ -667,7 +763,7 @@ export class DbusLink {
 
   private mapOwner(owner: string, name: string) {
     let set = this.byOwner.get(owner);
-    if (!set) this.byOwner.set(owner, (set = new Set()));
+    if (!set) this.byOwner.set(owner, set = new Set());
     set.add(name);
   }
 
@@ -705,27 +801,39 @@ export class DbusLink {
       const rb = this.bus();
       let ok = false;
       try {
-        await rb.call({ destination: owner, path: "/", iface: BUS_ITEM, member: "GetItems" }, this.timeout, (reply) => {
-          const r = itemsFromGetItems(reply.body[0]);
-          if (!r.ok) throw new DbusCallError("BadReply", r.error);
-          for (const [p, v] of r.value) st.items.set(p, v);
-        });
+        await rb.call(
+          { destination: owner, path: "/", iface: BUS_ITEM, member: "GetItems" },
+          this.timeout,
+          (reply) => {
+            const r = itemsFromGetItems(reply.body[0]);
+            if (!r.ok) throw new DbusCallError("BadReply", r.error);
+            for (const [p, v] of r.value) st.items.set(p, v);
+          },
+        );
         ok = true;
       } catch (err) {
-        if (err instanceof DbusCallError && (err.errorName === "Timeout" || err.errorName === "Disconnected")) throw err;
+        if (
+          err instanceof DbusCallError && (err.errorName === "Timeout" || err.errorName === "Disconnected")
+        ) throw err;
         this.logger.debug("GetItems failed; trying GetValue on /", { service: name, error: errText(err) });
       }
       if (!ok && current()) {
         method = "GetValue";
         try {
-          await rb.call({ destination: owner, path: "/", iface: BUS_ITEM, member: "GetValue" }, this.timeout, (reply) => {
-            const r = itemsFromRootValue(reply.body[0]);
-            if (!r.ok) throw new DbusCallError("BadReply", r.error);
-            for (const [p, v] of r.value) st.items.set(p, v);
-          });
+          await rb.call(
+            { destination: owner, path: "/", iface: BUS_ITEM, member: "GetValue" },
+            this.timeout,
+            (reply) => {
+              const r = itemsFromRootValue(reply.body[0]);
+              if (!r.ok) throw new DbusCallError("BadReply", r.error);
+              for (const [p, v] of r.value) st.items.set(p, v);
+            },
+          );
           ok = true;
         } catch (err) {
-          if (err instanceof DbusCallError && (err.errorName === "Timeout" || err.errorName === "Disconnected")) throw err;
+          if (
+            err instanceof DbusCallError && (err.errorName === "Timeout" || err.errorName === "Disconnected")
+          ) throw err;
           this.logger.debug("GetValue on / failed; introspecting", { service: name, error: errText(err) });
         }
       }
@@ -746,7 +854,12 @@ export class DbusLink {
       };
       this.services.set(name, info);
       this.skipped.delete(name);
-      this.logger.debug("service scanned", { service: name, instance: info.instance, items: info.items.size, method });
+      this.logger.debug("service scanned", {
+        service: name,
+        instance: info.instance,
+        items: info.items.size,
+        method,
+      });
       this.handlers.serviceAdded?.(info);
     } catch (err) {
       if (!current()) return;
@@ -760,7 +873,12 @@ export class DbusLink {
     }
   }
 
-  private async introspectScan(rb: RawBus, owner: string, st: ScanState, current: () => boolean): Promise<void> {
+  private async introspectScan(
+    rb: RawBus,
+    owner: string,
+    st: ScanState,
+    current: () => boolean,
+  ): Promise<void> {
     const max = this.options.maxIntrospectItems ?? 20000;
     const leaves: string[] = [];
     const queue: string[] = ["/"];
@@ -782,15 +900,24 @@ export class DbusLink {
       }));
     }
     for (let i = 0; i < leaves.length && current(); i += 32) {
-      await Promise.all(leaves.slice(i, i + 32).map(async (p) => {
-        try {
-          await rb.call({ destination: owner, path: p, iface: BUS_ITEM, member: "GetValue" }, this.timeout, (reply) => {
-            if (reply.signature === "v") st.items.set(p, reply.body[0] as DbusVariant);
-          });
-        } catch (err) {
-          if (err instanceof DbusCallError && (err.errorName === "Timeout" || err.errorName === "Disconnected")) throw err;
-        }
-      }));
+      await Promise.all(
+        leaves.slice(i, i + 32).map(async (p) => {
+          try {
+            await rb.call(
+              { destination: owner, path: p, iface: BUS_ITEM, member: "GetValue" },
+              this.timeout,
+              (reply) => {
+                if (reply.signature === "v") st.items.set(p, reply.body[0] as DbusVariant);
+              },
+            );
+          } catch (err) {
+            if (
+              err instanceof DbusCallError &&
+              (err.errorName === "Timeout" || err.errorName === "Disconnected")
+            ) throw err;
+          }
+        }),
+      );
     }
   }
 
@@ -815,7 +942,9 @@ export class DbusLink {
   }
 
   setValue(service: string, path: string, v: DbusVariant): Promise<number> {
-    return this.counted(Promise.resolve().then(() => busSetValue(this.bus(), service, path, v, this.timeout)));
+    return this.counted(
+      Promise.resolve().then(() => busSetValue(this.bus(), service, path, v, this.timeout)),
+    );
   }
 
   listNames(): Promise<string[]> {

@@ -23,7 +23,7 @@ import marshallCompat from "dbus-next/lib/marshall-compat.js";
 import DBusBuffer from "dbus-next/lib/dbus-buffer.js";
 import constants from "dbus-next/lib/constants.js";
 import headerSignature from "dbus-next/lib/header-signature.json" with { type: "json" };
-import { decodeBody, decodeHeader, DbusMessageSplitter, MESSAGE_TYPE, type WireHeader } from "./dbus_wire.ts";
+import { DbusMessageSplitter, decodeBody, decodeHeader, MESSAGE_TYPE, type WireHeader } from "./dbus_wire.ts";
 
 type MessageBus = dbus.MessageBus;
 
@@ -72,7 +72,9 @@ function openStream(address: string): net.Socket {
       if (params.abstract) return net.createConnection("\0" + params.abstract);
     }
   }
-  throw new Error(`unsupported D-Bus address "${address}" (use unix:path=…, unix:abstract=… or tcp:host=…,port=…)`);
+  throw new Error(
+    `unsupported D-Bus address "${address}" (use unix:path=…, unix:abstract=… or tcp:host=…,port=…)`,
+  );
 }
 
 /** dbus-next's decoding of one message, step for step as in its connection's reader (lib/message.js). */

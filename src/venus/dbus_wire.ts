@@ -87,7 +87,9 @@ export function messageLength(b: Uint8Array, off: number): number {
   const bodyLen = u32(b, off + 4, le);
   const fieldsLen = u32(b, off + 12, le);
   const total = 16 + ((fieldsLen + 7) & ~7) + bodyLen;
-  if (total > MAX_MESSAGE_BYTES) throw new DbusWireError(`message of ${total} bytes exceeds the 128 MiB limit`);
+  if (total > MAX_MESSAGE_BYTES) {
+    throw new DbusWireError(`message of ${total} bytes exceeds the 128 MiB limit`);
+  }
   return total;
 }
 
@@ -179,7 +181,9 @@ export function decodeHeader(msg: Uint8Array): WireHeader {
     }
   }
   h.bodyOffset = 16 + ((fieldsLen + 7) & ~7);
-  if (h.bodyOffset + h.bodyLength !== msg.length) throw new DbusWireError("message length does not match its header");
+  if (h.bodyOffset + h.bodyLength !== msg.length) {
+    throw new DbusWireError("message length does not match its header");
+  }
   return h;
 }
 
@@ -254,7 +258,9 @@ function parseSignatureText(sig: string): SigType[] {
         c.push(one(depth + 1));
       }
       i++;
-      if (c.length === 0 || (ch === "{" && c.length !== 2)) throw new DbusWireError(`bad container in signature "${sig}"`);
+      if (c.length === 0 || (ch === "{" && c.length !== 2)) {
+        throw new DbusWireError(`bad container in signature "${sig}"`);
+      }
       return { t: ch, c, s: sig.slice(start, i) };
     }
     throw new DbusWireError(`unknown type "${ch}" in signature "${sig}"`);
@@ -269,7 +275,23 @@ function parseSignatureText(sig: string): SigType[] {
 
 const utf8 = new TextDecoder("utf-8");
 const ALIGN: Record<string, number> = {
-  y: 1, b: 4, n: 2, q: 2, i: 4, u: 4, x: 8, t: 8, d: 8, s: 4, o: 4, g: 1, h: 4, a: 4, "(": 8, "{": 8, v: 1,
+  y: 1,
+  b: 4,
+  n: 2,
+  q: 2,
+  i: 4,
+  u: 4,
+  x: 8,
+  t: 8,
+  d: 8,
+  s: 4,
+  o: 4,
+  g: 1,
+  h: 4,
+  a: 4,
+  "(": 8,
+  "{": 8,
+  v: 1,
 };
 
 class Reader {
@@ -384,7 +406,9 @@ class Reader {
       case "v": {
         const sig = this.value(G) as string;
         const inner = parseSignatureCached(sig);
-        if (inner.length !== 1) throw new DbusWireError(`variant signature "${sig}" is not one complete type`);
+        if (inner.length !== 1) {
+          throw new DbusWireError(`variant signature "${sig}" is not one complete type`);
+        }
         return new Variant(sig, this.value(inner[0]));
       }
       case "a":
@@ -423,8 +447,9 @@ class Reader {
         this.align(8);
         const k = this.value(kt) as string;
         const v = this.value(vt);
-        if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-        else o[k] = v;
+        if (k === "__proto__") {
+          Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+        } else o[k] = v;
       }
       return o;
     }

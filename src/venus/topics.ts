@@ -57,7 +57,12 @@ export function relativeTopic(type: string, instance: number | string, path: str
 }
 
 /** `N/<portal>/<type>/<instance>/<path without leading slash>`. */
-export function notificationTopic(portal: string, type: string, instance: number | string, path: string): string {
+export function notificationTopic(
+  portal: string,
+  type: string,
+  instance: number | string,
+  path: string,
+): string {
   return `N/${portal}/${type}/${instance}${path}`;
 }
 
@@ -77,7 +82,9 @@ export function parseRequestTopic(topic: string, ownPortal: string): RequestTopi
   if (head !== "R" && head !== "W") return { kind: "invalid", reason: "not an R/ or W/ topic" };
   if (levels.length < 2 || levels[1] === "") return { kind: "invalid", reason: "no portal id" };
   const portal = levels[1];
-  if (topic.includes("+") || topic.includes("#")) return { kind: "invalid", reason: "wildcards are not supported" };
+  if (topic.includes("+") || topic.includes("#")) {
+    return { kind: "invalid", reason: "wildcards are not supported" };
+  }
   if (portal !== ownPortal) return { kind: "foreign", portal };
   if (levels.length === 3 && levels[2] === "keepalive") {
     if (head === "R") return { kind: "keepalive", portal };
@@ -118,9 +125,14 @@ export function decodeWritePayload(text: string): DecodeResult<JsonValue> {
     return { ok: false, error: `payload is not JSON: ${JSON.stringify(text.slice(0, 80))}` };
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    return { ok: false, error: `payload must be a JSON object {"value": …}, got ${JSON.stringify(text.slice(0, 80))}` };
+    return {
+      ok: false,
+      error: `payload must be a JSON object {"value": …}, got ${JSON.stringify(text.slice(0, 80))}`,
+    };
   }
-  if (!Object.hasOwn(parsed, "value")) return { ok: false, error: `payload has no "value" member: ${text.slice(0, 80)}` };
+  if (!Object.hasOwn(parsed, "value")) {
+    return { ok: false, error: `payload has no "value" member: ${text.slice(0, 80)}` };
+  }
   return { ok: true, value: (parsed as { value: JsonValue }).value };
 }
 
@@ -158,7 +170,12 @@ export function isValidFilter(f: string): boolean {
  *  - `{"keepalive-options": ["suppress-republish", {"full-publish-completed-echo": "<token>"}]}`.
  */
 export function parseKeepalivePayload(text: string): DecodeResult<KeepaliveRequest> {
-  const base: KeepaliveRequest = { filters: null, options: false, suppressRepublish: false, unknownOptions: [] };
+  const base: KeepaliveRequest = {
+    filters: null,
+    options: false,
+    suppressRepublish: false,
+    unknownOptions: [],
+  };
   if (text.trim() === "") return { ok: true, value: base };
   let parsed: unknown;
   try {
@@ -170,7 +187,9 @@ export function parseKeepalivePayload(text: string): DecodeResult<KeepaliveReque
     if (parsed.length === 0) return { ok: true, value: base };
     const filters: string[] = [];
     for (const f of parsed) {
-      if (typeof f !== "string") return { ok: false, error: `keep-alive filter must be a string, got ${JSON.stringify(f)}` };
+      if (typeof f !== "string") {
+        return { ok: false, error: `keep-alive filter must be a string, got ${JSON.stringify(f)}` };
+      }
       const t = f.startsWith("/") ? f.slice(1) : f;
       if (!isValidFilter(t)) return { ok: false, error: `invalid keep-alive filter ${JSON.stringify(f)}` };
       filters.push(t);
@@ -181,7 +200,10 @@ export function parseKeepalivePayload(text: string): DecodeResult<KeepaliveReque
     const obj = parsed as Record<string, unknown>;
     const opts = obj["keepalive-options"];
     if (!Object.hasOwn(obj, "keepalive-options") || !Array.isArray(opts)) {
-      return { ok: false, error: `keep-alive object must have a "keepalive-options" list: ${text.slice(0, 80)}` };
+      return {
+        ok: false,
+        error: `keep-alive object must have a "keepalive-options" list: ${text.slice(0, 80)}`,
+      };
     }
     const out: KeepaliveRequest = { ...base, options: true, unknownOptions: [] };
     for (const o of opts) {
@@ -195,7 +217,10 @@ export function parseKeepalivePayload(text: string): DecodeResult<KeepaliveReque
     }
     return { ok: true, value: out };
   }
-  return { ok: false, error: `keep-alive payload must be empty, a list of filters or an options object: ${text.slice(0, 80)}` };
+  return {
+    ok: false,
+    error: `keep-alive payload must be empty, a list of filters or an options object: ${text.slice(0, 80)}`,
+  };
 }
 
 /** A filter split into levels, for repeated matching. */
@@ -324,8 +349,9 @@ function scalarToJson(x: unknown): JsonValue {
 
 /** obj[k] = v, also for k = "__proto__" (an own property, never the prototype). */
 function setKey<T>(o: Record<string, T>, k: string, v: T): void {
-  if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[k] = v;
+  if (k === "__proto__") {
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  } else o[k] = v;
 }
 
 function isVariantLike(x: unknown): x is DbusVariant {
@@ -343,12 +369,16 @@ function convert(t: SigNode, x: unknown): JsonValue {
         if (Array.isArray(x)) {
           // [[k, v], …] form
           const o: { [k: string]: JsonValue } = {};
-          for (const e of x) if (Array.isArray(e) && e.length === 2) setKey(o, String(e[0]), convert(el.child[1], e[1]));
+          for (const e of x) {
+            if (Array.isArray(e) && e.length === 2) setKey(o, String(e[0]), convert(el.child[1], e[1]));
+          }
           return o;
         }
         if (x === null || typeof x !== "object") return null;
         const o: { [k: string]: JsonValue } = {};
-        for (const [k, val] of Object.entries(x as Record<string, unknown>)) setKey(o, k, convert(el.child[1], val));
+        for (const [k, val] of Object.entries(x as Record<string, unknown>)) {
+          setKey(o, k, convert(el.child[1], val));
+        }
         return o;
       }
       if (x instanceof Uint8Array) return x.length === 0 ? null : Array.from(x);
@@ -439,8 +469,13 @@ export function itemsFromGetItems(body: unknown): DecodeResult<Map<string, DbusV
 
 /** Root `GetValue` reply (a variant holding `a{sv}` with relative keys) → absolute path → variant. */
 export function itemsFromRootValue(v: unknown): DecodeResult<Map<string, DbusVariant>> {
-  if (!isVariantLike(v) || !v.signature.startsWith("a{s") || v.value === null || typeof v.value !== "object") {
-    return { ok: false, error: `GetValue on / did not return a dictionary (signature ${isVariantLike(v) ? v.signature : "?"})` };
+  if (
+    !isVariantLike(v) || !v.signature.startsWith("a{s") || v.value === null || typeof v.value !== "object"
+  ) {
+    return {
+      ok: false,
+      error: `GetValue on / did not return a dictionary (signature ${isVariantLike(v) ? v.signature : "?"})`,
+    };
   }
   const out = new Map<string, DbusVariant>();
   const inner = v.signature === "a{sv}";

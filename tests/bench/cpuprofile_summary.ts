@@ -26,15 +26,21 @@ export function summarise(p: Profile, top = 30): string {
   const file = new Map<string, number>();
   for (const [id, us] of self) {
     const n = byId.get(id)!;
-    const url = n.callFrame.url.replace(/^.*\/(node_modules|\.deno)\/.*?\/(node_modules\/)?/, "npm:").replace(/^file:\/\/.*\/work\/main\//, "");
+    const url = n.callFrame.url.replace(/^.*\/(node_modules|\.deno)\/.*?\/(node_modules\/)?/, "npm:").replace(
+      /^file:\/\/.*\/work\/main\//,
+      "",
+    );
     const k = `${n.callFrame.functionName || "(anonymous)"}  ${url}:${n.callFrame.lineNumber + 1}`;
     fn.set(k, (fn.get(k) ?? 0) + us / 1000);
     const f = url || n.callFrame.functionName;
     file.set(f, (file.get(f) ?? 0) + us / 1000);
   }
   const fmt = (m: Map<string, number>) =>
-    [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, ms]) => `${ms.toFixed(1).padStart(9)} ms  ${k}`).join("\n");
-  return `profile ${total.toFixed(0)} ms wall\n-- self time by function\n${fmt(fn)}\n-- self time by file\n${fmt(file)}`;
+    [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, ms]) => `${ms.toFixed(1).padStart(9)} ms  ${k}`)
+      .join("\n");
+  return `profile ${total.toFixed(0)} ms wall\n-- self time by function\n${fmt(fn)}\n-- self time by file\n${
+    fmt(file)
+  }`;
 }
 
 if (import.meta.main) {

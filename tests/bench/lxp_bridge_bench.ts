@@ -15,12 +15,17 @@ function percentile(sorted: number[], p: number): number {
 }
 
 export async function runLxpBridgeBench(broker: "embedded" | "mosquitto", commands = 1000) {
-  const sim = new InverterSimulator({ port: 0, interval: 0, datalog: "BA12345678", serial: "0123456789" }, silentLogger);
+  const sim = new InverterSimulator(
+    { port: 0, interval: 0, datalog: "BA12345678", serial: "0123456789" },
+    silentLogger,
+  );
   const simPort = (await sim.start()).port;
   const mosq = broker === "mosquitto" ? await startMosquitto() : undefined;
   const port = mosq?.port ?? freePort();
   const cfg = await writeConfig(
-    `[mqtt]\n${mosq ? `uri = ${mosq.url}` : `listen = 127.0.0.1:${port}`}\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = 0123456789\ndatalog = BA12345678\n[log]\nlevel = warn\n`,
+    `[mqtt]\n${
+      mosq ? `uri = ${mosq.url}` : `listen = 127.0.0.1:${port}`
+    }\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = 0123456789\ndatalog = BA12345678\n[log]\nlevel = warn\n`,
   );
   // the same V8 flags as `deno task serve` / the compiled binary
   const serve = spawnCli(["-c", cfg.path, "serve"], { denoArgs: ["--v8-flags=--max-semi-space-size=4"] });
@@ -38,9 +43,11 @@ export async function runLxpBridgeBench(broker: "embedded" | "mosquitto", comman
     }
     let waiting: ((t: number) => void) | undefined;
     link.subscribe("octolux/result/discharge_pct", () => waiting?.(performance.now()));
-    const online = new Promise<void>((r) => link.subscribe("octolux/inverter", (m) => {
-      if (new TextDecoder().decode(m.payload) === "online") r();
-    }));
+    const online = new Promise<void>((r) =>
+      link.subscribe("octolux/inverter", (m) => {
+        if (new TextDecoder().decode(m.payload) === "online") r();
+      })
+    );
     await online;
     const rtt: number[] = [];
     for (let i = 0; i < commands + 50; i++) {
@@ -69,5 +76,7 @@ export async function runLxpBridgeBench(broker: "embedded" | "mosquitto", comman
 }
 
 if (import.meta.main) {
-  for (const broker of ["mosquitto", "embedded"] as const) console.log(JSON.stringify(await runLxpBridgeBench(broker)));
+  for (const broker of ["mosquitto", "embedded"] as const) {
+    console.log(JSON.stringify(await runLxpBridgeBench(broker)));
+  }
 }

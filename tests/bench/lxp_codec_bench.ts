@@ -3,7 +3,13 @@
 // throughput on a randomly chunked stream of mixed frames, and decodeInputReply → JSON.stringify rate.
 // Targets: ≥1,000,000 117-byte frames/s on one core.
 
-import { decodeFrame, encodePacket, FrameSplitter, type Packet, type TranslatedData } from "../../src/lxp/frame.ts";
+import {
+  decodeFrame,
+  encodePacket,
+  FrameSplitter,
+  type Packet,
+  type TranslatedData,
+} from "../../src/lxp/frame.ts";
 import { decodeInputReply } from "../../src/lxp/inputs.ts";
 import { prng } from "../../src/sim/inverter.ts";
 
@@ -11,7 +17,17 @@ const DL = "BA12345678", SN = "0123456789";
 
 function inputReply(register: number, n: number, protocol: number, rand: () => number): TranslatedData {
   const values = Array.from({ length: n }, () => Math.floor(rand() * 4000));
-  return { kind: "translated", protocol, datalog: DL, address: 1, fn: 4, serial: SN, register, values, byteCountPresent: true };
+  return {
+    kind: "translated",
+    protocol,
+    datalog: DL,
+    address: 1,
+    fn: 4,
+    serial: SN,
+    register,
+    values,
+    byteCountPresent: true,
+  };
 }
 
 /** Run `fn` repeatedly for about `ms` milliseconds; returns operations per second. */
@@ -57,8 +73,18 @@ export function runCodecBench(opts: { ms?: number } = {}): Promise<Record<string
     const k = Math.floor(rand() * 6);
     if (k === 0) packets.push({ kind: "heartbeat", protocol: 2, datalog: DL, trailer: 0 });
     else if (k === 1) packets.push(inputReply(0, 127, 5, rand));
-    else if (k === 2) packets.push({ kind: "translated", protocol: 2, datalog: DL, address: 1, fn: 6, serial: SN, register: 21, value: 62292 });
-    else if (k === 3) packets.push({ ...inputReply(Math.floor(rand() * 6) * 40, 40, 2, rand), fn: 3 });
+    else if (k === 2) {
+      packets.push({
+        kind: "translated",
+        protocol: 2,
+        datalog: DL,
+        address: 1,
+        fn: 6,
+        serial: SN,
+        register: 21,
+        value: 62292,
+      });
+    } else if (k === 3) packets.push({ ...inputReply(Math.floor(rand() * 6) * 40, 40, 2, rand), fn: 3 });
     else packets.push(inputReply(Math.floor(rand() * 4) * 40, 40, 2, rand));
   }
   const frames = packets.map(encodePacket);

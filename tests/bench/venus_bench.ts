@@ -230,7 +230,8 @@ class Worker {
   }
 }
 
-const pct = (sorted: number[], p: number) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runVenusBench(
@@ -319,7 +320,8 @@ export async function runVenusBench(
       const r = await sim.next(seconds * 1000 + 60_000) as { sent: number; last: Record<string, number> };
       // drain: wait until every last value arrived (or 5 s)
       const drainEnd = Date.now() + 5000;
-      const missing = () => Object.entries(r.last).filter(([k, v]) => latest.get(k) !== `{"value": ${JSON.stringify(v)}}`).length;
+      const missing = () =>
+        Object.entries(r.last).filter(([k, v]) => latest.get(k) !== `{"value": ${JSON.stringify(v)}}`).length;
       while (missing() > 0 && Date.now() < drainEnd) await sleep(20);
       await sleep(200);
       const cpu = cpuSeconds(bridge.pid) - cpu0;
@@ -376,23 +378,39 @@ function report(r: VenusBenchResult): string {
   const lines = [
     `Venus bridge benchmark: sim venus --scale ${SCALE} (${ITEMS} load items + base system), private dbus-daemon, mosquitto`,
     `full publish: last of the ${ITEMS} load messages ${f(r.fullPublishMs, 1)} ms after the keep-alive ` +
-      `(full_publish_completed at ${f(r.fullPublishCompletedMs, 1)} ms, ${r.fullPublishTopics} messages)   target ≤ 150 ms`,
-    `idle: bridge CPU ${f(r.idleCpuPerSecond * 100, 2)} % of a core, ${f(r.idleSwitchesPerSecond, 1)} context switches/s`,
+    `(full_publish_completed at ${
+      f(r.fullPublishCompletedMs, 1)
+    } ms, ${r.fullPublishTopics} messages)   target ≤ 150 ms`,
+    `idle: bridge CPU ${f(r.idleCpuPerSecond * 100, 2)} % of a core, ${
+      f(r.idleSwitchesPerSecond, 1)
+    } context switches/s`,
     `rate      secs  sent     recv     delivered  p50 ms  p99 ms  max ms  last values  CPU s/10k raw   net  sys %  switches/change`,
   ];
   for (const x of r.rates) {
     lines.push(
-      `${String(x.rate).padEnd(9)} ${String(x.seconds).padEnd(5)} ${String(x.sent).padEnd(8)} ${String(x.received).padEnd(8)} ` +
-        `${f(x.delivered * 100, 1).padStart(6)} %   ${f(x.p50Ms).padStart(6)}  ${f(x.p99Ms).padStart(6)}  ${f(x.maxMs).padStart(6)}  ` +
-        `${x.lastValuesOk ? "all" : `${x.missingLast} missing`}`.padEnd(11) + `  ${f(x.cpuSecondsPer10k, 3).padStart(13)} ` +
-        `${f(x.netCpuSecondsPer10k, 3).padStart(5)}  ${f(x.sysShare * 100, 0).padStart(4)}   ${f(x.switchesPerChange, 2).padStart(6)}`,
+      `${String(x.rate).padEnd(9)} ${String(x.seconds).padEnd(5)} ${String(x.sent).padEnd(8)} ${
+        String(x.received).padEnd(8)
+      } ` +
+        `${f(x.delivered * 100, 1).padStart(6)} %   ${f(x.p50Ms).padStart(6)}  ${f(x.p99Ms).padStart(6)}  ${
+          f(x.maxMs).padStart(6)
+        }  ` +
+        `${x.lastValuesOk ? "all" : `${x.missingLast} missing`}`.padEnd(11) +
+        `  ${f(x.cpuSecondsPer10k, 3).padStart(13)} ` +
+        `${f(x.netCpuSecondsPer10k, 3).padStart(5)}  ${f(x.sysShare * 100, 0).padStart(4)}   ${
+          f(x.switchesPerChange, 2).padStart(6)
+        }`,
     );
   }
   lines.push(
     "bridge CPU s by thread: " +
-      r.rates.map((x) => `${x.rate}/s ${Object.entries(x.threads).map(([k, v]) => `${k} ${v}`).join(", ")}`).join(" | "),
+      r.rates.map((x) => `${x.rate}/s ${Object.entries(x.threads).map(([k, v]) => `${k} ${v}`).join(", ")}`)
+        .join(" | "),
   );
-  lines.push(`bridge RSS ${f(r.rssMb, 1)} MB (peak ${f(r.peakRssMb, 1)} MB, V8 flags: ${r.v8Flags || "defaults"})   targets: p99 ≤ 5 ms @1000/s, ≤ 20 ms @5000/s; ≤ 0.6 CPU s/10k; RSS ≤ 150 MB`);
+  lines.push(
+    `bridge RSS ${f(r.rssMb, 1)} MB (peak ${f(r.peakRssMb, 1)} MB, V8 flags: ${
+      r.v8Flags || "defaults"
+    })   targets: p99 ≤ 5 ms @1000/s, ≤ 20 ms @5000/s; ≤ 0.6 CPU s/10k; RSS ≤ 150 MB`,
+  );
   return lines.join("\n");
 }
 
@@ -404,7 +422,12 @@ if (import.meta.main) {
   };
   const seconds = Number(get("--seconds") ?? 20);
   const rates = (get("--rates") ?? "100,1000,5000").split(",").map(Number);
-  const r = await runVenusBench({ seconds, rates, cpuProfDir: get("--cpu-prof"), v8Flags: get("--v8-flags") });
+  const r = await runVenusBench({
+    seconds,
+    rates,
+    cpuProfDir: get("--cpu-prof"),
+    v8Flags: get("--v8-flags"),
+  });
   if (args.includes("--json")) console.log(JSON.stringify(r, null, 2));
   else console.log(report(r));
 }

@@ -6,7 +6,13 @@ import { silentLogger } from "../../src/log.ts";
 import { commands, reply } from "./worker_io.ts";
 
 const [address, scaleText, portal] = Deno.args;
-const sim = new VenusSim({ address, logger: silentLogger, scale: Number(scaleText), tickMs: 0, portalId: portal });
+const sim = new VenusSim({
+  address,
+  logger: silentLogger,
+  scale: Number(scaleText),
+  tickMs: 0,
+  portalId: portal,
+});
 await sim.start();
 reply({ ready: true, services: sim.services.size });
 for await (const cmd of commands()) {

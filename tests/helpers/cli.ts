@@ -13,7 +13,12 @@ export interface CliResult {
 }
 
 /** `deno run` of main.ts with the project's deno.json, from `cwd` (default: this process's). */
-function spawn(args: string[], env?: Record<string, string>, denoArgs: string[] = [], cwd?: string): Deno.ChildProcess {
+function spawn(
+  args: string[],
+  env?: Record<string, string>,
+  denoArgs: string[] = [],
+  cwd?: string,
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", "--config", DENO_JSON, ...denoArgs, MAIN, ...args],
     cwd,

@@ -17,7 +17,6 @@ export interface DbusDaemonOptions {
   abstract?: boolean;
 }
 
-
 function config(listen: string, tcp: boolean): string {
   return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -49,12 +48,17 @@ async function readFirstLine(stream: ReadableStream<Uint8Array>, timeoutMs: numb
   let buf = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`dbus-daemon printed no address within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`dbus-daemon printed no address within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
     while (!buf.includes("\n")) {
       const r = await Promise.race([reader.read(), timeout]);
-      if (r.done) throw new Error(`dbus-daemon exited before printing its address (got ${JSON.stringify(buf)})`);
+      if (r.done) {
+        throw new Error(`dbus-daemon exited before printing its address (got ${JSON.stringify(buf)})`);
+      }
       buf += dec.decode(r.value, { stream: true });
     }
     return buf.slice(0, buf.indexOf("\n")).trim();

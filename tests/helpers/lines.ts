@@ -45,7 +45,9 @@ export function collectLines(streams: ReadableStream<Uint8Array>[], defaultTimeo
         };
         const t = setTimeout(() => {
           waiters.splice(waiters.indexOf(w), 1);
-          reject(new Error(`timed out waiting for a matching line; last lines:\n${lines.slice(-20).join("\n")}`));
+          reject(
+            new Error(`timed out waiting for a matching line; last lines:\n${lines.slice(-20).join("\n")}`),
+          );
         }, timeoutMs);
         waiters.push(w);
       });

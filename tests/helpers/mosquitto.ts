@@ -61,7 +61,12 @@ export async function startMosquitto(
   let child: Deno.ChildProcess | undefined;
   let childStderr: Promise<void> | undefined;
   const launch = async () => {
-    child = new Deno.Command("mosquitto", { args: ["-c", conf], stdout: "null", stderr: "piped", stdin: "null" })
+    child = new Deno.Command("mosquitto", {
+      args: ["-c", conf],
+      stdout: "null",
+      stderr: "piped",
+      stdin: "null",
+    })
       .spawn();
     const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
     let errText = "";
@@ -108,7 +113,8 @@ export async function startMosquitto(
 export function mosquittoSub(port: number, topics: string[], extra: string[] = []) {
   const args = ["-h", "127.0.0.1", "-p", String(port), "-v", "-q", "1", ...extra];
   for (const t of topics) args.push("-t", t);
-  const child = new Deno.Command("mosquitto_sub", { args, stdout: "piped", stderr: "null", stdin: "null" }).spawn();
+  const child = new Deno.Command("mosquitto_sub", { args, stdout: "piped", stderr: "null", stdin: "null" })
+    .spawn();
   const out = collectLines([child.stdout]);
   return {
     lines: out.lines,

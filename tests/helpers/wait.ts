@@ -15,7 +15,9 @@ export async function until(
   const deadline = Date.now() + ms;
   while (!(await pred())) {
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${dump ? `\n${JSON.stringify(dump(), null, 1).slice(0, 3000)}` : ""}`);
+      throw new Error(
+        `timed out waiting for ${what}${dump ? `\n${JSON.stringify(dump(), null, 1).slice(0, 3000)}` : ""}`,
+      );
     }
     await sleep(10);
   }
