@@ -65,11 +65,20 @@ if (missing.length) {
 
 const deno = Deno.execPath();
 const env = { NO_COLOR: "1" };
-const check = await run(deno, ["check", "main.ts", "src/", "tests/"], env);
-if (check.code !== 0) {
-  console.error("type check failed");
-  console.log("0 passed, 1 failed");
-  Deno.exit(1);
+// Type check, lint and formatting come first: each failure names its files, and the suite does not run.
+for (
+  const [what, args] of [
+    ["type check", ["check", "main.ts", "src/", "tests/"]],
+    ["deno lint", ["lint"]],
+    ["deno fmt --check", ["fmt", "--check"]],
+  ] as const
+) {
+  const r = await run(deno, [...args], env);
+  if (r.code !== 0) {
+    console.error(`${what} failed`);
+    console.log("0 passed, 1 failed");
+    Deno.exit(1);
+  }
 }
 
 const extra = Deno.args;

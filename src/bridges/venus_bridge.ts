@@ -194,7 +194,7 @@ export class VenusBridge {
 
   /**
    * Connects to D-Bus (initial discovery included), settles the portal id, subscribes R/<portal>/# and
-   * W/<portal>/#, and publishes the markers. Rejects with CliError(4) when the bus can't be reached.
+   * W/<portal>/#, and publishes the markers. Rejects with VenusError("unreachable") when the bus can't be reached.
    */
   async start(signal?: AbortSignal): Promise<void> {
     if (this.started) return;

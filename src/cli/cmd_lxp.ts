@@ -11,7 +11,7 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import type { CliContext, ProgramWithGlobals } from "./main.ts";
-import { CliError, ExitCode } from "./exit_codes.ts";
+import { CliError, ExitCode, toCliError } from "./errors.ts";
 import type { Logger } from "../log.ts";
 import type { RegisterDef } from "../lxp/registers.ts";
 import type { Packet } from "../lxp/frame.ts";
@@ -144,22 +144,6 @@ async function openLxpTransport(req: TransportRequest): Promise<RegisterTranspor
     updateBit: (r, b, on) => client.updateBit(r, b, on),
     close: () => client.stop(),
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Errors
-
-/** Maps transport errors to exit codes: unreachable/timeout/disconnected → 4, exception/mismatch → 6. */
-export function toCliError(e: unknown): unknown {
-  if (e instanceof CliError) return e;
-  const kind = (e as { kind?: unknown })?.kind;
-  const msg = e instanceof Error ? e.message : String(e);
-  if (e instanceof Error && e.name === "LxpError") {
-    if (kind === "exception" || kind === "mismatch") return new CliError(ExitCode.deviceFailure, msg);
-    return new CliError(ExitCode.deviceUnreachable, msg);
-  }
-  if (e instanceof RangeError) return new CliError(ExitCode.usage, msg);
-  return e;
 }
 
 // ---------------------------------------------------------------------------------------------------------

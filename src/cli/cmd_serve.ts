@@ -2,7 +2,7 @@ import { Option } from "@commander-js/extra-typings";
 import type { CliContext, ProgramWithGlobals } from "./main.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { CliError, ExitCode } from "./exit_codes.ts";
+import { CliError, ExitCode } from "./errors.ts";
 
 export interface Running {
   /** The broker URL the bridges publish to. */

@@ -3,7 +3,7 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import type { CliContext, ProgramWithGlobals } from "./main.ts";
-import { CliError, ExitCode } from "./exit_codes.ts";
+import { CliError, ExitCode } from "./errors.ts";
 
 function group(program: ProgramWithGlobals, name: string, description: string): Command<any, any, any> {
   return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);

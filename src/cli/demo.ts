@@ -3,7 +3,7 @@
 
 import type { CliContext } from "./main.ts";
 import { parseConfig } from "../config.ts";
-import { CliError, ExitCode } from "./exit_codes.ts";
+import { CliError, ExitCode, exitCodeFor } from "./errors.ts";
 import { startServices } from "./cmd_serve.ts";
 import { InverterSimulator } from "../sim/inverter.ts";
 
@@ -64,7 +64,7 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
     try {
       running = await startServices(config, logger, ctx.signal);
     } catch (err) {
-      if (!(err instanceof CliError && err.code === ExitCode.brokerUnreachable && port !== 0)) throw err;
+      if (!(exitCodeFor(err) === ExitCode.brokerUnreachable && port !== 0)) throw err;
       logger.warn(`port ${port} is taken; using any free port instead`);
       config.mqtt.listen = "127.0.0.1:0";
       running = await startServices(config, logger, ctx.signal);

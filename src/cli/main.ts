@@ -4,7 +4,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import type { Config } from "../config.ts";
 import { createStderrLogger, type Logger, type LogLevel } from "../log.ts";
-import { CliError, ExitCode } from "./exit_codes.ts";
+import { CliError, ExitCode, exitCodeFor } from "./errors.ts";
 import { VERSION } from "../version.ts";
 import { registerConfigCommands } from "./cmd_config.ts";
 import { registerLxpCommands } from "./cmd_lxp.ts";
@@ -151,9 +151,10 @@ export async function runCli(args: string[]): Promise<number> {
       }
       return ExitCode.usage;
     }
-    if (err instanceof CliError) {
-      writeErr(`ess2mqtt: ${err.message}`);
-      return err.code;
+    const code = exitCodeFor(err);
+    if (code !== undefined) {
+      writeErr(`ess2mqtt: ${(err as Error).message}`);
+      return code;
     }
     if (ctx?.signal.aborted) return ExitCode.interrupted;
     writeErr(`ess2mqtt: unexpected error: ${(err as Error)?.stack ?? err}`);

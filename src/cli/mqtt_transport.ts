@@ -2,7 +2,7 @@
 // the broker: publish <prefix>/cmd/<command>, wait for the data topics and <prefix>/result/<command>.
 
 import type { RegisterTransport, TransportRequest } from "./cmd_lxp.ts";
-import { CliError, ExitCode } from "./exit_codes.ts";
+import { CliError, ExitCode } from "./errors.ts";
 import { MqttLink, type MqttMessage } from "../mqtt/client.ts";
 import { redactUri } from "../mqtt/topic.ts";
 

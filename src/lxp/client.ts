@@ -46,14 +46,8 @@ export interface LxpClientOptions {
   requestProtocol?: number;
 }
 
-export type LxpErrorKind = "unreachable" | "timeout" | "disconnected" | "exception" | "mismatch";
-
-export class LxpError extends Error {
-  constructor(public kind: LxpErrorKind, message: string, public exceptionCode?: number) {
-    super(message);
-    this.name = "LxpError";
-  }
-}
+import { LxpError } from "./errors.ts";
+export { LxpError, type LxpErrorKind } from "./errors.ts";
 
 export const EXCEPTION_NAMES: Record<number, string> = {
   1: "illegal function",

@@ -3,7 +3,7 @@
 import { Aedes } from "aedes";
 import net from "node:net";
 import type { Logger } from "../log.ts";
-import { CliError, ExitCode } from "../cli/exit_codes.ts";
+import { MqttError } from "./errors.ts";
 
 export interface ListenAddress {
   host: string;
@@ -40,8 +40,8 @@ export class EmbeddedBroker {
       server.once("error", (err: NodeJS.ErrnoException) => {
         void this.stop();
         reject(
-          new CliError(
-            ExitCode.brokerUnreachable,
+          new MqttError(
+            "unreachable",
             `embedded MQTT broker cannot listen on ${this.listen.host}:${this.listen.port}: ${
               err.code ?? err.message
             }`,

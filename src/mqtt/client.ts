@@ -5,7 +5,7 @@ import mqtt from "mqtt";
 import { Buffer } from "node:buffer";
 import type { IClientOptions, MqttClient } from "mqtt";
 import type { Logger } from "../log.ts";
-import { CliError, ExitCode } from "../cli/exit_codes.ts";
+import { MqttError } from "./errors.ts";
 import { redactUri, topicMatches } from "./topic.ts";
 
 export interface MqttMessage {
@@ -39,7 +39,7 @@ function readPem(key: string, path: string): Buffer {
   try {
     return Deno.readFileSync(path) as unknown as Buffer;
   } catch (err) {
-    throw new CliError(ExitCode.config, `[mqtt] ${key}: cannot read "${path}": ${(err as Error).message}`);
+    throw new MqttError("config", `[mqtt] ${key}: cannot read "${path}": ${(err as Error).message}`);
   }
 }
 
@@ -198,7 +198,7 @@ export class MqttLink {
   async start(signal?: AbortSignal): Promise<void> {
     const o = this.options;
     const bad = checkBrokerUri(o.uri);
-    if (bad) throw new CliError(ExitCode.config, `[mqtt] uri: ${bad}`);
+    if (bad) throw new MqttError("config", `[mqtt] uri: ${bad}`);
     signal?.addEventListener("abort", () => void this.stop(), { once: true });
     if ((o.protocolVersion ?? 5) === 5) {
       try {
@@ -297,8 +297,8 @@ export class MqttLink {
         cleanup();
         void this.stop();
         reject(
-          new CliError(
-            ExitCode.brokerUnreachable,
+          new MqttError(
+            "unreachable",
             `MQTT broker ${where} unreachable (no connection within ${timeoutMs} ms)`,
           ),
         );
@@ -323,10 +323,7 @@ export class MqttLink {
           cleanup();
           void this.stop();
           reject(
-            new CliError(
-              ExitCode.brokerUnreachable,
-              `MQTT broker ${where} refused the connection: ${err.message}`,
-            ),
+            new MqttError("unreachable", `MQTT broker ${where} refused the connection: ${err.message}`),
           );
         }
       };

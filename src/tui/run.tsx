@@ -2,7 +2,7 @@
 
 import { render } from "ink";
 import type { CliContext } from "../cli/main.ts";
-import { CliError, ExitCode } from "../cli/exit_codes.ts";
+import { TuiError } from "./errors.ts";
 import { MqttLink } from "../mqtt/client.ts";
 import { loggerFor, LogSink } from "../log.ts";
 import { applyMessage, emptyState } from "./state.ts";
@@ -10,7 +10,7 @@ import { Dashboard } from "./app.tsx";
 
 export async function runTui(ctx: CliContext): Promise<void> {
   if (!Deno.stdin.isTerminal() || !Deno.stdout.isTerminal()) {
-    throw new CliError(ExitCode.usage, "tui needs an interactive terminal (stdin and stdout must be a TTY)");
+    throw new TuiError("no-terminal", "tui needs an interactive terminal (stdin and stdout must be a TTY)");
   }
   const config = await ctx.loadConfig();
   const m = config.mqtt;

@@ -7,7 +7,7 @@
 import dbus from "dbus-next";
 import type { Logger } from "../log.ts";
 import { type BusConnection, createBusConnection, type DbusSignal } from "./dbus_conn.ts";
-import { CliError, ExitCode } from "../cli/exit_codes.ts";
+import { VenusError } from "./errors.ts";
 import {
   type DbusVariant,
   deviceInstanceOf,
@@ -46,16 +46,13 @@ export function resolveBusAddress(address: string, env: (k: string) => string | 
   } else if (a === "session") {
     const s = env("DBUS_SESSION_BUS_ADDRESS");
     if (!s) {
-      throw new CliError(
-        ExitCode.config,
-        `[dbus] address: "session" but DBUS_SESSION_BUS_ADDRESS is not set`,
-      );
+      throw new VenusError("config", `[dbus] address: "session" but DBUS_SESSION_BUS_ADDRESS is not set`);
     }
     out = s;
   } else if (/^(unix|tcp|nonce-tcp|unixexec):/.test(a)) out = a;
   else {
-    throw new CliError(
-      ExitCode.config,
+    throw new VenusError(
+      "config",
       `[dbus] address: "${address}" is not system, session or a D-Bus address (unix:path=…, unix:abstract=…, tcp:host=…,port=…)`,
     );
   }
@@ -586,7 +583,7 @@ export class DbusLink {
 
   /**
    * Connects, subscribes to the signals and runs the initial discovery (bounded by the call timeout).
-   * Rejects with CliError(4) when the bus can't be reached; afterwards reconnects forever.
+   * Rejects with VenusError("unreachable") when the bus can't be reached; afterwards reconnects forever.
    */
   async start(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", () => void this.stop(), { once: true });
@@ -594,10 +591,7 @@ export class DbusLink {
     try {
       rb = await RawBus.connect({ address: this.address, connectTimeoutMs: this.options.connectTimeoutMs });
     } catch (err) {
-      throw new CliError(
-        ExitCode.deviceUnreachable,
-        `D-Bus ${this.printableAddress()} unreachable: ${errText(err)}`,
-      );
+      throw new VenusError("unreachable", `D-Bus ${this.printableAddress()} unreachable: ${errText(err)}`);
     }
     if (this.stopped) {
       await rb.close();
