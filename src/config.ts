@@ -5,6 +5,7 @@
 // @ts-types="@types/ini"
 import ini from "ini";
 import { redactUri } from "./mqtt/topic.ts";
+import { checkBrokerUri, parseListen } from "./mqtt/address.ts";
 
 export interface MqttConfig {
   uri: string;
@@ -45,7 +46,17 @@ export interface Config {
 }
 
 type FieldType =
-  | { kind: "string"; secret?: boolean; length?: number; pattern?: RegExp; patternText?: string }
+  | {
+    kind: "string";
+    secret?: boolean;
+    length?: number;
+    pattern?: RegExp;
+    patternText?: string;
+    /** May not be empty when given. */
+    nonEmpty?: boolean;
+    /** Further check of a non-empty value: an error message naming the bad value, or undefined. */
+    check?: (value: string) => string | undefined;
+  }
   | { kind: "int"; min: number; max: number }
   | { kind: "number"; min: number; max: number }
   | { kind: "bool" }
@@ -68,17 +79,29 @@ export const CONFIG_SCHEMA: Record<
     optional: false,
     keys: {
       uri: {
-        type: { kind: "string" },
+        type: { kind: "string", check: checkBrokerUri },
         default: "",
         doc: "mqtt://, mqtts://, ws:// or wss:// URI; user:password@ allowed; empty = embedded broker",
       },
       prefix: {
-        type: { kind: "string", pattern: /^[^#+]+$/, patternText: "a topic prefix without + or #" },
+        type: {
+          kind: "string",
+          pattern: /^[^#+]+$/,
+          patternText: "a topic prefix without + or #",
+          nonEmpty: true,
+        },
         default: "octolux",
         doc: "topic prefix of the inverter bridge",
       },
       listen: {
-        type: { kind: "string", pattern: /^(?:\[?[^\]]*?\]?:)?\d{1,5}$/, patternText: "host:port" },
+        type: {
+          kind: "string",
+          nonEmpty: true,
+          check: (v) => {
+            const r = parseListen(v);
+            return typeof r === "string" ? r : undefined;
+          },
+        },
         default: "127.0.0.1:1883",
         doc: "where the embedded broker listens (only when uri is empty)",
       },
@@ -112,7 +135,12 @@ export const CONFIG_SCHEMA: Record<
           "publish Home Assistant MQTT discovery (retained) for the inverter's sensors, switches and numbers",
       },
       discovery_prefix: {
-        type: { kind: "string", pattern: /^[^#+]+$/, patternText: "a topic prefix without + or #" },
+        type: {
+          kind: "string",
+          pattern: /^[^#+]+$/,
+          patternText: "a topic prefix without + or #",
+          nonEmpty: true,
+        },
         default: "homeassistant",
         doc: "Home Assistant discovery topic prefix",
       },
@@ -124,7 +152,7 @@ export const CONFIG_SCHEMA: Record<
     absentMeans: "the inverter bridge is off",
     keys: {
       host: {
-        type: { kind: "string", pattern: /^\S+$/, patternText: "a host name or IP address" },
+        type: { kind: "string", pattern: /^\S+$/, patternText: "a host name or IP address", nonEmpty: true },
         required: true,
         doc: "dongle IP address or host name",
       },
@@ -234,7 +262,10 @@ function coerce(spec: FieldSpec, raw: unknown): { value: string | number | boole
       if (t.length !== undefined && s.length !== t.length) {
         return { error: `must be exactly ${t.length} characters (has ${s.length})` };
       }
+      if (s === "" && t.nonEmpty) return { error: "must not be empty" };
       if (t.pattern && s !== "" && !t.pattern.test(s)) return { error: `must be ${t.patternText}` };
+      const problem = s !== "" ? t.check?.(s) : undefined;
+      if (problem) return { error: problem };
       return { value: s };
     }
   }

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import type { InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
 import { freePort } from "./helpers/mosquitto.ts";
-import { runCli } from "./helpers/cli.ts";
+import { runCli, spawnCli } from "./helpers/cli.ts";
+import { until } from "./helpers/wait.ts";
 import { startTestSimulator, TEST_DATALOG as DL, TEST_SERIAL as SN } from "./helpers/inverter_sim.ts";
 
 // for the one test that reads the simulator's stdout on its own
@@ -56,13 +57,14 @@ simCliTest("read-hold: human output with number, name, scaled value; --json", as
 simCliTest("read-input 1 and all", async (sim, t) => {
   let r = await runCli(["read-input", "1", ...t]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^input\s+4\s+Battery voltage\s+\d+\.\d V/m);
+  // one line per key of inputs/1: key, value with unit, the register table's name
+  assert.match(r.stdout, /^v_bat +\d+(\.\d+)? V +Battery voltage$/m);
   r = await runCli(["read-input", "all", "--json", ...t]);
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
-  assert.equal(doc.values.length, 160);
+  // the same shape over LXP and over MQTT (cli_mqtt_test): bank, block and the octolux JSON only
+  assert.deepEqual(Object.keys(doc), ["bank", "block", "inputs"]);
   assert.equal(doc.block, "all");
-  assert.equal(typeof doc.inputs, "object");
   assert.ok(Object.keys(doc.inputs).length > 40);
   assert.equal(sim.stats.reads, 5);
 });
@@ -74,22 +76,41 @@ simCliTest("write-hold and set change the inverter; echo verified", async (sim, 
   assert.equal(sim.holdings[64], 55);
   r = await runCli(["set", "ac_charge", "on", "--json", ...t]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).result, 62292 | 0x80);
+  assert.deepEqual(JSON.parse(r.stdout), {
+    ok: true,
+    command: "ac_charge",
+    value: true,
+    register: 21,
+    bit: 7,
+    result: 62292 | 0x80,
+  });
   assert.equal(sim.holdings[21], 62292 | 0x80);
-  r = await runCli(["set", "discharge_pct", "0", ...t]);
+  r = await runCli(["set", "discharge_pct", "0", "--json", ...t]);
   assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), {
+    ok: true,
+    command: "discharge_pct",
+    value: 0,
+    register: 65,
+    result: 0,
+  });
   assert.equal(sim.holdings[65], 0);
   r = await runCli(["set", "ac_charge", "off", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sim.holdings[21], 62292);
-  // booleans as the issue defines them: 1 t true y yes on (any case) are true, anything else false
+  // CLI booleans are strict: on off true false 1 0 yes no y n t f (any case); anything else exits 2
   r = await runCli(["set", "forced_discharge", "YES", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sim.holdings[21], 62292 | 0x400);
-  r = await runCli(["set", "forced_discharge", "banana", ...t]);
+  r = await runCli(["set", "forced_discharge", "N", ...t]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /forced_discharge off/);
   assert.equal(sim.holdings[21], 62292);
+  const writes = sim.stats.writes;
+  r = await runCli(["set", "ac_charge", "maybe", ...t]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /ac_charge takes one of .* \(got "maybe"\)/);
+  assert.equal(sim.stats.writes, writes, "nothing sent");
 });
 
 simCliTest("usage errors exit 2, name the value and send nothing", async (sim, t) => {
@@ -128,7 +149,10 @@ simCliTest("exception reply exits 6, echo mismatch exits 6", async (sim, t) => {
   r = await runCli(["write-hold", "66", "70", "--json", ...t]);
   assert.equal(r.code, 6, r.stderr);
   assert.match(r.stderr, /wrote 70, inverter echoed 71/);
-  assert.equal(r.stdout, "");
+  // with --json, stdout carries the error as well
+  const err = JSON.parse(r.stdout).error;
+  assert.equal(err.code, 6);
+  assert.match(err.message, /wrote 70, inverter echoed 71/);
   assert.equal(sim.stats.writes, 1, "written exactly once");
 });
 
@@ -141,6 +165,18 @@ simCliTest("silent dongle exits 4 after --timeout", async (sim, t) => {
   assert.equal(w.code, 4, w.stderr);
   assert.equal(sim.received.filter((p) => p.fn === 6).length, 1, "write sent once");
 });
+
+simCliTest(
+  "Ctrl-C while waiting on a silent dongle exits 130 at once, not after --timeout",
+  async (sim, t) => {
+    sim.setFaults({ silent: true });
+    const child = spawnCli(["read-hold", "21", "--timeout", "20", ...t]);
+    await until(() => sim.received.length > 0, "the request at the simulator");
+    // stop() sends SIGKILL after 10 s, which would exit 137: 130 means the command ended on SIGINT itself
+    assert.equal(await child.stop("SIGINT"), 130);
+    assert.equal(sim.stats.writes, 0);
+  },
+);
 
 Deno.test({
   name:

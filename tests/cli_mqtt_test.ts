@@ -57,6 +57,14 @@ Deno.test("one-shot commands over MQTT match the LXP transport", async (t) => {
       const a = await runCli(["-c", clientCfg.path, "--json", "set", "ac_charge", "on"]);
       assert.equal(a.code, 0, a.stderr);
       assert.equal(sim.holdings[21], before | 0x80);
+      assert.deepEqual(JSON.parse(a.stdout), {
+        ok: true,
+        command: "ac_charge",
+        value: true,
+        register: 21,
+        bit: 7,
+        result: before | 0x80,
+      });
     });
 
     await t.step("read-input 1 over MQTT prints the bridge's inputs/1 JSON", async () => {
@@ -65,8 +73,14 @@ Deno.test("one-shot commands over MQTT match the LXP transport", async (t) => {
       const doc = JSON.parse(r.stdout);
       assert.equal(doc.block, 1);
       assert.deepEqual(Object.keys(doc.inputs).slice(0, 3), ["status", "v_bat", "soc"]);
+      // the same document shape and keys as over LXP
+      const lxp = await runCli(["--json", "read-input", "1", ...lxpArgs]);
+      assert.equal(lxp.code, 0, lxp.stderr);
+      const lxpDoc = JSON.parse(lxp.stdout);
+      assert.deepEqual(Object.keys(doc), Object.keys(lxpDoc));
+      assert.deepEqual(Object.keys(doc.inputs), Object.keys(lxpDoc.inputs));
       const human = await runCli(["-c", clientCfg.path, "read-input", "1"]);
-      assert.match(human.stdout, /^v_bat +\d+(\.\d+)? V$/m);
+      assert.match(human.stdout, /^v_bat +\d+(\.\d+)? V +Battery voltage$/m);
     });
 
     await t.step("bad value: exit 2, nothing published or written", async () => {
@@ -96,9 +110,23 @@ Deno.test("--via mqtt: broker unreachable → exit 5; no bridge answering → ex
   const mosq = await startMosquitto();
   const cfg2 = await writeConfig(`[mqtt]\nuri = ${mosq.url}\n`);
   try {
-    const r = await runCli(["-c", cfg.path, "read-hold", "21", "--timeout", "1"]);
+    // refused: exit 5 at once, not after --timeout (runCli kills at 30 s, which would not be exit 5)
+    const r = await runCli(["-c", cfg.path, "read-hold", "21", "--timeout", "600"]);
     assert.equal(r.code, 5, r.stderr);
-    assert.match(r.stderr, /unreachable/);
+    assert.match(r.stderr, /refused the connection/);
+    // --broker names the broker (no config needed) and implies --via mqtt
+    const b = await runCli(["read-hold", "21", "--broker", mosq.url, "--timeout", "1", "--json"]);
+    assert.equal(b.code, 4, b.stderr);
+    assert.deepEqual(JSON.parse(b.stdout), {
+      error: {
+        code: 4,
+        message:
+          `no octolux/result/read_hold within 1 s from ${mosq.url} (is ess2mqtt serve running with [lxp] configured?)`,
+      },
+    });
+    const bad = await runCli(["read-hold", "21", "--broker", "ftp://x"]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /unsupported scheme "ftp"/);
     const r2 = await runCli(["-c", cfg2.path, "read-hold", "21", "--timeout", "1"]);
     assert.equal(r2.code, 4, r2.stderr);
     assert.match(r2.stderr, /no octolux\/result\/read_hold within 1 s/);

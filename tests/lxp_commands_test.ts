@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ALL_COMMANDS, NAMED_COMMANDS, parseBoolean, planCommand } from "../src/lxp/commands.ts";
+import {
+  ALL_COMMANDS,
+  COMMANDS,
+  NAMED_COMMANDS,
+  parseBoolean,
+  parseBooleanStrict,
+  planCommand,
+} from "../src/lxp/commands.ts";
 
 Deno.test("parseBoolean", () => {
   for (const t of ["1", "t", "true", "y", "yes", "on", "TRUE", "On", " yes ", "Y\n"]) {
@@ -36,10 +43,37 @@ Deno.test("bit commands → register 21 bits 7/10/11", () => {
     ok: true,
     plan: { kind: "setBit", register: 21, bit: 11, on: true },
   });
+  // The seed's rule (anything not true is false) stays on MQTT, with a warning naming the payload.
   assert.deepStrictEqual(planCommand("ac_charge", "garbage"), {
     ok: true,
     plan: { kind: "setBit", register: 21, bit: 7, on: false },
+    warning: 'ac_charge: payload "garbage" is none of 1 t true y yes on 0 f false n no off; taken as off',
   });
+  assert.equal((planCommand("ac_charge", "OFF") as { warning?: string }).warning, undefined);
+});
+
+Deno.test("parseBooleanStrict: on off true false 1 0 yes no y n t f, any case; else undefined", () => {
+  for (const t of ["on", "TRUE", "1", "Yes", "y", "t", " on\n"]) assert.equal(parseBooleanStrict(t), true, t);
+  for (const f of ["off", "False", "0", "NO", "n", "f", "\toff "]) {
+    assert.equal(parseBooleanStrict(f), false, f);
+  }
+  for (const x of ["maybe", "", "2", "onn", "\u00a0on", "on\u3000", "ja"]) {
+    assert.equal(parseBooleanStrict(x), undefined, x);
+  }
+});
+
+Deno.test("command table: registers and bits of spec §4 (hold 21 bits 7/10/11; hold 64, 65, 67 0–100)", () => {
+  const rows = COMMANDS.map((
+    c,
+  ) => [c.name, c.register, c.value.kind === "bool" ? c.value.bit : `${c.value.min}-${c.value.max}`]);
+  assert.deepStrictEqual(rows, [
+    ["ac_charge", 21, 7],
+    ["forced_discharge", 21, 10],
+    ["charge_priority", 21, 11],
+    ["charge_pct", 64, "0-100"],
+    ["discharge_pct", 65, "0-100"],
+    ["charge_amount_pct", 67, "0-100"],
+  ]);
 });
 
 Deno.test("percentage commands → hold 64/65/67", () => {
@@ -78,6 +112,9 @@ Deno.test("percentage commands → hold 64/65/67", () => {
       "5 0",
       "50%",
       "٥٠",
+      "\u00a050",
+      "50\u3000",
+      "\u200950",
       "NaN",
       "Infinity",
     ]

@@ -200,10 +200,10 @@ Deno.test("register 21 and 110 bits", () => {
     dci_en: true,
     feed_in_grid_en: true,
   });
-  assert.equal(decodeBits(21, 0x80).ac_charge_en, true);
-  assert.equal(decodeBits(21, 0x400).forced_discharge_en, true);
-  assert.equal(decodeBits(21, 0x800).charge_priority_en, true);
-  assert.deepStrictEqual(Object.keys(decodeBits(110, 0)), REG110_BITS.map((x) => x.key));
+  assert.equal(decodeBits(21, 0x80)!.ac_charge_en, true);
+  assert.equal(decodeBits(21, 0x400)!.forced_discharge_en, true);
+  assert.equal(decodeBits(21, 0x800)!.charge_priority_en, true);
+  assert.deepStrictEqual(Object.keys(decodeBits(110, 0)!), REG110_BITS.map((x) => x.key));
   assert.deepStrictEqual(decodeBits(110, 5), {
     ub_pv_grid_off_en: true,
     ub_run_without_grid: false,

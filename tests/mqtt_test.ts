@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
-import { checkBrokerUri, MqttLink, type MqttMessage } from "../src/mqtt/client.ts";
-import { EmbeddedBroker, parseListen } from "../src/mqtt/broker.ts";
+import { MqttLink, type MqttMessage } from "../src/mqtt/client.ts";
+import { EmbeddedBroker } from "../src/mqtt/broker.ts";
+import { checkBrokerUri, listenUri, parseListen } from "../src/mqtt/address.ts";
 import { redactUri, topicMatches } from "../src/mqtt/topic.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
 import { mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
-import { until } from "./helpers/wait.ts";
+import { until, withTimeout } from "./helpers/wait.ts";
+import { MqttError } from "../src/mqtt/errors.ts";
+import { exitCodeFor } from "../src/cli/errors.ts";
 
 Deno.test("topicMatches follows MQTT wildcard rules", () => {
   assert.equal(topicMatches("a/+/c", "a/b/c"), true);
@@ -30,6 +33,9 @@ Deno.test("checkBrokerUri and parseListen name the bad value", () => {
   assert.deepEqual(parseListen("127.0.0.1:1883"), { host: "127.0.0.1", port: 1883 });
   assert.deepEqual(parseListen("1884"), { host: "127.0.0.1", port: 1884 });
   assert.match(parseListen("host:99999") as string, /out of range.*99999/);
+  assert.equal(listenUri({ host: "0.0.0.0", port: 1883 }), "mqtt://127.0.0.1:1883");
+  assert.equal(listenUri({ host: "::", port: 1884 }), "mqtt://[::1]:1884");
+  assert.equal(listenUri(parseListen("1885") as { host: string; port: number }), "mqtt://127.0.0.1:1885");
 });
 
 function collect(link: MqttLink, filter: string) {
@@ -70,21 +76,27 @@ Deno.test("MqttLink against mosquitto: pub/sub, retained, will, and resubscribe 
   }
 });
 
-Deno.test("MqttLink start rejects with exit code 5 when nothing listens", async () => {
+Deno.test("MqttLink start rejects at once (exit code 5) when the connection is refused", async () => {
   const { logger } = memoryLogger();
-  const link = new MqttLink({ uri: "mqtt://127.0.0.1:1", connectTimeoutMs: 500 }, logger);
-  await assert.rejects(link.start(), (e: { code: number; message: string }) => {
-    assert.equal(e.code, 5);
-    assert.match(e.message, /127\.0\.0\.1:1 unreachable/);
-    return true;
-  });
+  // A connect timeout far beyond the test's own timeout: the refusal must not wait for it.
+  const link = new MqttLink({ uri: "mqtt://127.0.0.1:1", connectTimeoutMs: 600_000 }, logger);
+  await withTimeout(
+    assert.rejects(link.start(), (e: Error) => {
+      assert.ok(e instanceof MqttError && e.kind === "unreachable");
+      assert.equal(exitCodeFor(e), 5);
+      assert.match(e.message, /127\.0\.0\.1:1 refused the connection/);
+      return true;
+    }),
+    10_000,
+    "a refused connection was not reported at once",
+  );
   await link.stop();
 });
 
 Deno.test("an unreadable TLS file is a config error (exit 3) naming the key and path", async () => {
   const link = new MqttLink({ uri: "mqtts://127.0.0.1:8883", ca: "/nonexistent/ca.pem" }, silentLogger);
-  await assert.rejects(link.start(), (e: { code: number; message: string }) => {
-    assert.equal(e.code, 3);
+  await assert.rejects(link.start(), (e: Error) => {
+    assert.equal(exitCodeFor(e), 3);
     assert.match(e.message, /\[mqtt\] ca: cannot read "\/nonexistent\/ca.pem"/);
     return true;
   });

@@ -9,7 +9,7 @@ import { variantToJson } from "../src/venus/topics.ts";
 import { silentLogger } from "../src/log.ts";
 import { mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
 import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
-import { spawnCli, writeConfig } from "./helpers/cli.ts";
+import { runCli, spawnCli, writeConfig } from "./helpers/cli.ts";
 
 const PORTAL = "e0ff50a097c0";
 
@@ -65,21 +65,30 @@ Deno.test("serve: SIGINT exits 130; an unreachable broker exits 5; a bad config 
   const mosq = await startMosquitto();
   const cfg = await writeConfig(`[mqtt]\nuri = ${mosq.url}\n`);
   const bad = await writeConfig(`[mqtt]\nuri = mqtt://127.0.0.1:1\n`);
-  const invalid = await writeConfig(`[lxp]\nhost = h\nport = 0\n[dbus]\nkeepalive = -1\n`);
+  const invalid = await writeConfig(
+    `[mqtt]\nuri = ftp://broker\nprefix =\nlisten = 1.2.3.4:99999\n[lxp]\nhost =\nport = 0\n[dbus]\nkeepalive = -1\n`,
+  );
   try {
     const serve = spawnCli(["-c", cfg.path, "serve"]);
     await serve.waitFor((l) => l.includes("serving"));
     assert.equal(await serve.stop("SIGINT"), 130);
     const unreachable = spawnCli(["-c", bad.path, "serve"]);
-    const line = await unreachable.waitFor((l) => l.includes("unreachable"), 20000);
-    assert.match(line, /MQTT broker mqtt:\/\/127\.0\.0\.1:1 unreachable/);
+    const line = await unreachable.waitFor((l) => l.startsWith("ess2mqtt:"), 20000);
+    assert.match(line, /MQTT broker mqtt:\/\/127\.0\.0\.1:1 refused the connection/);
     assert.equal(await unreachable.stop(), 5);
     const inv = spawnCli(["-c", invalid.path, "serve"]);
     await inv.waitFor((l) => l.includes("[dbus] keepalive"));
     assert.equal(await inv.stop(), 3);
     const text = inv.lines.join("\n");
+    // `config check` runs exactly the validation serve runs
+    const check = await runCli(["-c", invalid.path, "config", "check"]);
+    assert.equal(check.code, 3);
     for (
       const want of [
+        '[mqtt] uri: unsupported scheme "ftp" (use mqtt, mqtts, ws or wss) (got "ftp://broker")',
+        '[mqtt] prefix: must not be empty (got "")',
+        '[mqtt] listen: port out of range 0–65535: "99999" (got "1.2.3.4:99999")',
+        '[lxp] host: must not be empty (got "")',
         "[lxp] port: must be between 1 and 65535",
         "[lxp] serial: required",
         "[lxp] datalog: required",
@@ -87,6 +96,7 @@ Deno.test("serve: SIGINT exits 130; an unreachable broker exits 5; a bad config 
       ]
     ) {
       assert.ok(text.includes(want), `${want} in:\n${text}`);
+      assert.ok(check.stderr.includes(want), `config check: ${want} in:\n${check.stderr}`);
     }
   } finally {
     await mosq.stop();

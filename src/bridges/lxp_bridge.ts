@@ -146,6 +146,9 @@ export class LxpBridge {
     }
     const planned = planCommand(name, payload);
     if (planned.ok) {
+      if (planned.warning) {
+        log.warn("unclear boolean payload", { topic: m.topic, payload, warning: planned.warning });
+      }
       this.queue.push({ name, plan: planned.plan, received: Date.now() });
     } else {
       // Answered FAIL in its turn, so results keep the order of the commands.

@@ -1,4 +1,4 @@
-import type { CliContext, ProgramWithGlobals } from "./main.ts";
+import type { CliContext, ProgramWithGlobals } from "./context.ts";
 
 export function registerConfigCommands(program: ProgramWithGlobals, ctx: CliContext): void {
   const config = program.command("config").description("configuration helpers");

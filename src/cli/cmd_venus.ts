@@ -2,7 +2,7 @@
 // dbus-next and the simulator are imported inside the actions so other commands start fast.
 
 import type { Command } from "@commander-js/extra-typings";
-import type { CliContext, ProgramWithGlobals } from "./main.ts";
+import type { CliContext, ProgramWithGlobals } from "./context.ts";
 import { CliError, ExitCode } from "./errors.ts";
 
 function group(program: ProgramWithGlobals, name: string, description: string): Command<any, any, any> {

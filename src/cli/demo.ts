@@ -1,10 +1,11 @@
 // `ess2mqtt demo`: everything without hardware — an inverter simulator, a Venus D-Bus simulator on a
 // private bus (when dbus-daemon is installed), the embedded broker, and the bridges of `serve`.
 
-import type { CliContext } from "./main.ts";
+import type { CliContext } from "./context.ts";
 import { parseConfig } from "../config.ts";
-import { CliError, ExitCode, exitCodeFor } from "./errors.ts";
-import { startServices } from "./cmd_serve.ts";
+import { ExitCode, exitCodeFor } from "./errors.ts";
+import { parseInteger } from "./args.ts";
+import { startServices, waitForAbort } from "../app.ts";
 import { InverterSimulator } from "../sim/inverter.ts";
 
 export interface DemoOptions {
@@ -13,17 +14,9 @@ export interface DemoOptions {
   venus: boolean;
 }
 
-function intOption(name: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < min || n > max) {
-    throw new CliError(ExitCode.usage, `--${name} must be a whole number ${min}–${max} (got "${text}")`);
-  }
-  return n;
-}
-
 export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void> {
-  const port = intOption("port", opts.port, 0, 65535);
-  const interval = intOption("interval", opts.interval, 1, 3600);
+  const port = parseInteger("--port", opts.port, 0, 65535);
+  const interval = parseInteger("--interval", opts.interval, 1, 3600);
   const logger = ctx.logger();
   const datalog = "BA12345678";
   const serial = "0123456789";
@@ -91,9 +84,7 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
         dbus: dbusAddress ?? null,
       },
     );
-    await new Promise<void>((r) =>
-      ctx.signal.aborted ? r() : ctx.signal.addEventListener("abort", () => r(), { once: true })
-    );
+    await waitForAbort(ctx.signal);
   } finally {
     for (const s of stops.reverse()) await s().catch(() => {});
   }

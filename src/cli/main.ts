@@ -1,51 +1,38 @@
 // The commander program. Command files register themselves; heavy modules (mqtt, aedes, dbus-next, ink)
-// are imported lazily inside actions so one-shot commands start fast.
+// are imported inside actions so one-shot commands start fast.
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
-import type { Config } from "../config.ts";
-import { createStderrLogger, type Logger, type LogLevel } from "../log.ts";
-import { CliError, ExitCode, exitCodeFor } from "./errors.ts";
+import { Context, type ProgramWithGlobals } from "./context.ts";
+import { ExitCode, exitCodeFor } from "./errors.ts";
 import { VERSION } from "../version.ts";
 import { registerConfigCommands } from "./cmd_config.ts";
 import { registerLxpCommands } from "./cmd_lxp.ts";
+import { registerSimCommands } from "./cmd_sim.ts";
 import { registerVenusCommands } from "./cmd_venus.ts";
 import { registerServeCommands } from "./cmd_serve.ts";
+import { registerCompletionCommand } from "./completions.ts";
 
-export interface CliContext {
-  /** Reads and validates the config file (-c) with env overrides; throws CliError(3) listing every problem. */
-  loadConfig(): Promise<Config>;
-  /** The stderr logger (level from -v / [log] level). */
-  logger(): Logger;
-  /** --json was given. */
-  readonly json: boolean;
-  /** Print a result on stdout: `human` text, or `json` as one JSON document with --json. */
-  print(human: string, json: unknown): void;
-  /** Aborted on SIGINT/SIGTERM (long-running commands stop on it). */
-  readonly signal: AbortSignal;
-  /** Which signal stopped us, if any. */
-  readonly interruptedBy?: "SIGINT" | "SIGTERM";
-}
-
-export type ProgramWithGlobals = Command<[], { config: string; json?: true; verbose?: true }>;
-
-export function buildProgram(ctxFactory: (program: ProgramWithGlobals) => CliContext): ProgramWithGlobals {
+export function buildProgram(): { program: ProgramWithGlobals; ctx: Context } {
   const program = new Command()
     .name("ess2mqtt")
     .description("Bridge home energy-storage systems (LuxPower inverters, Victron Venus) to MQTT.")
     .version(VERSION, "-V, --version")
     .option("-c, --config <file>", "config file (INI)", "./config.ini")
-    .option("--json", "print results as one JSON document on stdout")
+    .option("--json", "print results (and errors) as one JSON document on stdout")
     .option("-v, --verbose", "debug logging on stderr")
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  const ctx = ctxFactory(program);
+  const ctx = new Context(program);
   registerServeCommands(program, ctx);
   registerLxpCommands(program, ctx);
+  registerSimCommands(program, ctx);
   registerVenusCommands(program, ctx);
   registerConfigCommands(program, ctx);
+  registerCompletionCommand(program, ctx);
   // Every subcommand: errors go through our exit-code table.
   for (const sub of program.commands) propagate(sub);
-  return program;
+  return { program, ctx };
 }
 
 function propagate(cmd: Command<any, any, any>) {
@@ -54,92 +41,36 @@ function propagate(cmd: Command<any, any, any>) {
   for (const sub of cmd.commands) propagate(sub);
 }
 
-class Context implements CliContext {
-  private cachedLogger?: Logger;
-  private controller = new AbortController();
-  interruptedBy?: "SIGINT" | "SIGTERM";
-  private configLevel?: LogLevel;
+const encoder = new TextEncoder();
 
-  constructor(private program: ProgramWithGlobals) {
-    const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
-      if (this.controller.signal.aborted) return;
-      this.interruptedBy = name;
-      this.controller.abort();
-    };
-    try {
-      Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
-      Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
-    } catch {
-      // signals unsupported (e.g. some sandboxes): Ctrl+C just kills the process
-    }
-  }
-
-  get signal() {
-    return this.controller.signal;
-  }
-
-  get json(): boolean {
-    return this.program.opts().json === true;
-  }
-
-  async loadConfig(): Promise<Config> {
-    const { parseConfig, ConfigError } = await import("../config.ts");
-    const path = this.program.opts().config;
-    const explicit = this.program.getOptionValueSource("config") !== "default";
-    let text = "";
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (err) {
-      if (explicit || !(err instanceof Deno.errors.NotFound)) {
-        throw new CliError(ExitCode.config, `cannot read config file "${path}": ${(err as Error).message}`);
-      }
-    }
-    try {
-      const config = parseConfig({ text, fileName: path.replace(/^\.\//, ""), env: Deno.env.toObject() });
-      this.configLevel = config.log.level;
-      return config;
-    } catch (err) {
-      if (err instanceof ConfigError) throw new CliError(ExitCode.config, err.message);
-      throw err;
-    }
-  }
-
-  logger(): Logger {
-    if (!this.cachedLogger) {
-      const level: LogLevel = this.program.opts().verbose ? "debug" : (this.configLevel ?? "info");
-      this.cachedLogger = createLogger(level);
-    }
-    return this.cachedLogger;
-  }
-
-  print(human: string, json: unknown): void {
-    const text = this.json ? JSON.stringify(json, null, 2) : human;
-    if (text === "") return;
-    Deno.stdout.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : text + "\n"));
-  }
-}
-
-function createLogger(level: LogLevel): Logger {
-  return createStderrLogger(level).logger;
-}
-
-function writeErr(text: string) {
+function write(stream: { writeSync(b: Uint8Array): number }, text: string) {
   try {
-    Deno.stderr.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : text + "\n"));
+    const bytes = encoder.encode(text.endsWith("\n") ? text : text + "\n");
+    let off = 0;
+    while (off < bytes.length) off += stream.writeSync(bytes.subarray(off));
   } catch { /* closed */ }
 }
 
 /** Runs the CLI; returns the process exit code. */
 export async function runCli(args: string[]): Promise<number> {
-  let ctx: Context | undefined;
-  const program = buildProgram((p) => (ctx = new Context(p)));
+  const { program, ctx } = buildProgram();
+  // Known before parsing, so a usage error is reported as JSON too.
+  const json = args.includes("--json");
+  let usageMessage = "";
   program.configureOutput({
-    writeOut: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
-    writeErr: (s) => writeErr(s.trimEnd()),
+    writeOut: (s) => write(Deno.stdout, s.trimEnd()),
+    writeErr: (s) => {
+      if (!usageMessage && s.startsWith("error:")) usageMessage = s.trim().replace(/^error: /, "");
+      write(Deno.stderr, s.trimEnd());
+    },
   });
+  const fail = (code: ExitCode, message: string): number => {
+    if (json) write(Deno.stdout, JSON.stringify({ error: { code, message } }));
+    return code;
+  };
   try {
     await program.parseAsync(args, { from: "user" });
-    if (ctx?.interruptedBy === "SIGINT") return ExitCode.interrupted;
+    if (ctx.interruptedBy === "SIGINT") return ExitCode.interrupted;
     return ExitCode.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
@@ -149,15 +80,15 @@ export async function runCli(args: string[]): Promise<number> {
       ) {
         return ExitCode.ok;
       }
-      return ExitCode.usage;
+      return fail(ExitCode.usage, usageMessage || err.message);
     }
     const code = exitCodeFor(err);
     if (code !== undefined) {
-      writeErr(`ess2mqtt: ${(err as Error).message}`);
-      return code;
+      write(Deno.stderr, `ess2mqtt: ${(err as Error).message}`);
+      return fail(code, (err as Error).message);
     }
-    if (ctx?.signal.aborted) return ExitCode.interrupted;
-    writeErr(`ess2mqtt: unexpected error: ${(err as Error)?.stack ?? err}`);
-    return ExitCode.unexpected;
+    if (ctx.signal.aborted) return fail(ExitCode.interrupted, "interrupted");
+    write(Deno.stderr, `ess2mqtt: unexpected error: ${(err as Error)?.stack ?? err}`);
+    return fail(ExitCode.unexpected, `unexpected error: ${(err as Error)?.message ?? err}`);
   }
 }

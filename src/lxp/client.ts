@@ -14,10 +14,12 @@
 import type { Logger } from "../log.ts";
 import {
   encodePacket,
+  exceptionText,
   FN_READ_HOLD,
   FN_READ_INPUT,
   FN_WRITE_SINGLE,
   FrameSplitter,
+  FUNCTION_NAMES,
   type Packet,
   readRequest,
   type TranslatedData,
@@ -49,18 +51,6 @@ export interface LxpClientOptions {
 import { LxpError } from "./errors.ts";
 export { LxpError, type LxpErrorKind } from "./errors.ts";
 
-export const EXCEPTION_NAMES: Record<number, string> = {
-  1: "illegal function",
-  2: "illegal data address",
-  3: "illegal data value",
-  4: "slave device failure",
-  6: "slave busy",
-};
-
-export function exceptionText(code: number): string {
-  return `${EXCEPTION_NAMES[code] ?? "unknown exception"} (code ${code})`;
-}
-
 export interface LxpClientStats {
   framesIn: number;
   framesOut: number;
@@ -80,13 +70,6 @@ interface QueuedJob {
   resolve: (v: any) => void;
   reject: (e: Error) => void;
 }
-
-const FN_NAMES: Record<number, string> = {
-  3: "read hold",
-  4: "read input",
-  6: "write hold",
-  16: "write multi",
-};
 
 export class LxpClient {
   readonly stats: LxpClientStats = {
@@ -307,7 +290,7 @@ export class LxpClient {
         return reply.values!.slice(0, count);
       } catch (e) {
         if (e instanceof LxpError && e.kind === "timeout" && attempt < attempts && this.conn) {
-          this.log.warn("no reply, retrying", { fn: FN_NAMES[fn], register, count, attempt });
+          this.log.warn("no reply, retrying", { fn: FUNCTION_NAMES[fn], register, count, attempt });
           continue;
         }
         throw e;
@@ -356,7 +339,7 @@ export class LxpClient {
         reject(
           new LxpError(
             "timeout",
-            `${FN_NAMES[fn] ?? `fn ${fn}`} ${register}: no reply within ${timeoutMs} ms`,
+            `${FUNCTION_NAMES[fn] ?? `fn ${fn}`} ${register}: no reply within ${timeoutMs} ms`,
           ),
         );
       }, timeoutMs);
@@ -371,7 +354,7 @@ export class LxpClient {
             reject(
               new LxpError(
                 "exception",
-                `${FN_NAMES[fn] ?? `fn ${fn}`} ${register}: inverter answered ${exceptionText(code)}`,
+                `${FUNCTION_NAMES[fn] ?? `fn ${fn}`} ${register}: inverter answered ${exceptionText(code)}`,
                 code,
               ),
             );

@@ -1,29 +1,85 @@
-// PURE: MQTT command name + payload → the register operation to perform.
+// PURE: the one command table and MQTT command name + payload → the register operation to perform.
 //
-// Names (octolux `cmd/<name>` topics): ac_charge, forced_discharge, charge_priority (booleans, bits of
-// hold 21), charge_pct, discharge_pct, charge_amount_pct (integers 0–100 → hold 64, 65, 67),
-// read_input (1–4), read_hold ("<reg>" or "<reg>,<count>"), set_hold/<reg> (value 0–65535).
-// Integers are plain decimal digits, surrounding whitespace ignored: "50" and " 50 " are accepted;
-// "", "abc", "-1", "+5", "50.5", "1e2", "0x10", "150" (for a percentage) are rejected.
+// The table (COMMANDS) names each command once: its register by key in the register table, the bit for
+// boolean commands, the value range for the others, and a label. The MQTT bridge, the CLI `set` command
+// and its help, the MQTT transport and Home Assistant discovery all read it.
+//
+// Other commands: read_input (1–4), read_hold ("<reg>" or "<reg>,<count>"), set_hold/<reg> (0–65535).
+// Integers are plain decimal digits, surrounding ASCII whitespace ignored: "50" and " 50 " are accepted;
+// "", "abc", "-1", "+5", "50.5", "1e2", "0x10", "150" (for a percentage), "\u00a050" are rejected.
 
 import type { InputBlock } from "./inputs.ts";
+import { type BitDef, findByKey, REG21_BITS } from "./registers.ts";
 
 export type CommandPlan =
-  | { kind: "setBit"; register: 21; bit: number; on: boolean }
+  | { kind: "setBit"; register: number; bit: number; on: boolean }
   | { kind: "write"; register: number; value: number }
   | { kind: "readInput"; block: InputBlock }
   | { kind: "readHold"; register: number; count: number };
 
-export type PlanResult = { ok: true; plan: CommandPlan } | { ok: false; error: string };
+/** ok: the plan, and a warning when the payload was accepted by the seed's lenient rule. */
+export type PlanResult = { ok: true; plan: CommandPlan; warning?: string } | { ok: false; error: string };
 
-export const NAMED_COMMANDS: readonly string[] = [
-  "ac_charge",
-  "forced_discharge",
-  "charge_priority",
-  "charge_pct",
-  "discharge_pct",
-  "charge_amount_pct",
+/** A named command: `cmd/<name>` over MQTT, `ess2mqtt set <name> <value>` on the command line. */
+export interface CommandDef {
+  name: string;
+  label: string;
+  /** Key of the holding register in the register table, and its number. */
+  registerKey: string;
+  register: number;
+  /** bool: one bit of the register (read-modify-write); int: the whole register, within min–max. */
+  value: { kind: "bool"; bit: number; bitKey: string } | { kind: "int"; min: number; max: number };
+}
+
+function holding(key: string): number {
+  const def = findByKey("hold", key);
+  if (!def) throw new Error(`commands.ts: no holding register "${key}"`);
+  return def.register;
+}
+
+function bitCommand(
+  name: string,
+  label: string,
+  registerKey: string,
+  bits: readonly BitDef[],
+  bitKey: string,
+) {
+  const bit = bits.find((b) => b.key === bitKey);
+  if (!bit) throw new Error(`commands.ts: no bit "${bitKey}" in ${registerKey}`);
+  return {
+    name,
+    label,
+    registerKey,
+    register: holding(registerKey),
+    value: { kind: "bool", bit: bit.bit, bitKey },
+  } as const;
+}
+
+function intCommand(name: string, label: string, registerKey: string, min: number, max: number): CommandDef {
+  return { name, label, registerKey, register: holding(registerKey), value: { kind: "int", min, max } };
+}
+
+export const COMMANDS: readonly CommandDef[] = [
+  bitCommand("ac_charge", "AC charge", "func_en", REG21_BITS, "ac_charge_en"),
+  bitCommand("forced_discharge", "Forced discharge", "func_en", REG21_BITS, "forced_discharge_en"),
+  bitCommand("charge_priority", "Charge priority", "func_en", REG21_BITS, "charge_priority_en"),
+  intCommand("charge_pct", "Charge rate", "charge_power_percent_cmd", 0, 100),
+  intCommand("discharge_pct", "Discharge rate", "dischg_power_percent_cmd", 0, 100),
+  intCommand("charge_amount_pct", "AC charge SOC limit", "ac_charge_soc_limit", 0, 100),
 ];
+
+const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
+
+export function findCommand(name: string): CommandDef | undefined {
+  return BY_NAME.get(name);
+}
+
+/** The boolean command that sets `bit` of `register`, if any. */
+export function commandForBit(register: number, bit: number): CommandDef | undefined {
+  return COMMANDS.find((c) => c.register === register && c.value.kind === "bool" && c.value.bit === bit);
+}
+
+export const NAMED_COMMANDS: readonly string[] = COMMANDS.map((c) => c.name);
 
 /** Every command name planCommand accepts ("set_hold/<reg>" stands for set_hold/0 … set_hold/65535). */
 export const ALL_COMMANDS: readonly string[] = [
@@ -33,27 +89,31 @@ export const ALL_COMMANDS: readonly string[] = [
   "set_hold/<reg>",
 ];
 
-const BIT_COMMANDS: Record<string, number> = { ac_charge: 7, forced_discharge: 10, charge_priority: 11 };
-const PCT_COMMANDS: Record<string, number> = { charge_pct: 64, discharge_pct: 65, charge_amount_pct: 67 };
+/** The words a boolean may be written as: true words, false words (any case). */
+export const TRUE_WORDS: readonly string[] = ["1", "t", "true", "y", "yes", "on"];
+export const FALSE_WORDS: readonly string[] = ["0", "f", "false", "n", "no", "off"];
 
-/** 1 t true y yes on (case-insensitive, trimmed) → true; anything else false. */
+/** Leading/trailing ASCII whitespace only (not U+00A0, U+3000 …, which String.prototype.trim also removes). */
+export function trimAscii(text: string): string {
+  return text.replace(/^[ \t\n\r\f\v]+|[ \t\n\r\f\v]+$/g, "");
+}
+
+/** Strict: one of TRUE_WORDS/FALSE_WORDS (any case, ASCII whitespace around), else undefined. */
+export function parseBooleanStrict(text: string): boolean | undefined {
+  const t = trimAscii(text).toLowerCase();
+  if (TRUE_WORDS.includes(t)) return true;
+  if (FALSE_WORDS.includes(t)) return false;
+  return undefined;
+}
+
+/** The seed's rule for MQTT payloads: a true word → true; anything else false. */
 export function parseBoolean(payload: string): boolean {
-  switch (payload.trim().toLowerCase()) {
-    case "1":
-    case "t":
-    case "true":
-    case "y":
-    case "yes":
-    case "on":
-      return true;
-    default:
-      return false;
-  }
+  return parseBooleanStrict(payload) === true;
 }
 
 /** A plain decimal integer within [min, max], or undefined. */
 export function parseUint(text: string, min: number, max: number): number | undefined {
-  const t = text.trim();
+  const t = trimAscii(text);
   if (!/^[0-9]{1,10}$/.test(t)) return undefined;
   const n = Number(t);
   return n >= min && n <= max ? n : undefined;
@@ -62,17 +122,26 @@ export function parseUint(text: string, min: number, max: number): number | unde
 const show = (s: string) => JSON.stringify(s);
 
 export function planCommand(name: string, payload: string): PlanResult {
-  const bit = BIT_COMMANDS[name];
-  if (bit !== undefined && Object.hasOwn(BIT_COMMANDS, name)) {
-    return { ok: true, plan: { kind: "setBit", register: 21, bit, on: parseBoolean(payload) } };
+  const command = findCommand(name);
+  if (command?.value.kind === "bool") {
+    const strict = parseBooleanStrict(payload);
+    const plan: CommandPlan = {
+      kind: "setBit",
+      register: command.register,
+      bit: command.value.bit,
+      on: strict === true,
+    };
+    if (strict !== undefined) return { ok: true, plan };
+    const words = [...TRUE_WORDS, ...FALSE_WORDS].join(" ");
+    return { ok: true, plan, warning: `${name}: payload ${show(payload)} is none of ${words}; taken as off` };
   }
-  const pctReg = PCT_COMMANDS[name];
-  if (pctReg !== undefined && Object.hasOwn(PCT_COMMANDS, name)) {
-    const v = parseUint(payload, 0, 100);
+  if (command?.value.kind === "int") {
+    const { min, max } = command.value;
+    const v = parseUint(payload, min, max);
     if (v === undefined) {
-      return { ok: false, error: `${name}: payload ${show(payload)} is not an integer 0–100` };
+      return { ok: false, error: `${name}: payload ${show(payload)} is not an integer ${min}–${max}` };
     }
-    return { ok: true, plan: { kind: "write", register: pctReg, value: v } };
+    return { ok: true, plan: { kind: "write", register: command.register, value: v } };
   }
   if (name === "read_input") {
     const b = parseUint(payload, 1, 4);

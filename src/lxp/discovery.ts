@@ -1,9 +1,10 @@
 // PURE: Home Assistant MQTT discovery for the LuxPower bridge, read from the one register table:
-// a sensor per key of the inputs JSON that has a unit or a device class, switches for the three register-21
-// commands and numbers for the three percentage commands (state from hold/<reg>, commands on cmd/<name>).
+// a sensor per key of the inputs JSON that has a unit or a device class, a switch for each boolean command
+// and a number for each integer command of the command table (state from hold/<reg>, commands on cmd/<name>).
 
 import { blockKeys, type InputBlock, inputKeyDef } from "./inputs.ts";
 import { findRegister } from "./registers.ts";
+import { COMMANDS } from "./commands.ts";
 
 export interface DiscoveryOptions {
   /** Topic prefix of the bridge (octolux). */
@@ -18,18 +19,6 @@ export interface DiscoveryMessage {
   topic: string;
   payload: string;
 }
-
-const SWITCHES = [
-  { command: "ac_charge", bit: 7, name: "AC charge" },
-  { command: "forced_discharge", bit: 10, name: "Forced discharge" },
-  { command: "charge_priority", bit: 11, name: "Charge priority" },
-] as const;
-
-const NUMBERS = [
-  { command: "charge_pct", register: 64, name: "Charge rate" },
-  { command: "discharge_pct", register: 65, name: "Discharge rate" },
-  { command: "charge_amount_pct", register: 67, name: "AC charge SOC limit" },
-] as const;
 
 export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
   const id = `ess2mqtt_${o.datalog.toLowerCase()}`;
@@ -72,29 +61,31 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
       add("sensor", key, config);
     }
   }
-  for (const s of SWITCHES) {
-    add("switch", s.command, {
-      name: s.name,
-      command_topic: `${o.prefix}/cmd/${s.command}`,
-      payload_on: "on",
-      payload_off: "off",
-      state_topic: `${o.prefix}/hold/21`,
-      value_template: `{{ 'on' if ((value | int) // ${1 << s.bit}) % 2 == 1 else 'off' }}`,
-      state_on: "on",
-      state_off: "off",
-    });
-  }
-  for (const n of NUMBERS) {
-    add("number", n.command, {
-      name: n.name,
-      command_topic: `${o.prefix}/cmd/${n.command}`,
-      state_topic: `${o.prefix}/hold/${n.register}`,
-      min: 0,
-      max: 100,
-      step: 1,
-      mode: "box",
-      unit_of_measurement: findRegister("hold", n.register)?.unit || "%",
-    });
+  for (const c of COMMANDS) {
+    const common = {
+      name: c.label,
+      command_topic: `${o.prefix}/cmd/${c.name}`,
+      state_topic: `${o.prefix}/hold/${c.register}`,
+    };
+    if (c.value.kind === "bool") {
+      add("switch", c.name, {
+        ...common,
+        payload_on: "on",
+        payload_off: "off",
+        value_template: `{{ 'on' if ((value | int) // ${2 ** c.value.bit}) % 2 == 1 else 'off' }}`,
+        state_on: "on",
+        state_off: "off",
+      });
+    } else {
+      add("number", c.name, {
+        ...common,
+        min: c.value.min,
+        max: c.value.max,
+        step: 1,
+        mode: "box",
+        unit_of_measurement: findRegister("hold", c.register)?.unit || "%",
+      });
+    }
   }
   return out;
 }

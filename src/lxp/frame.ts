@@ -22,6 +22,32 @@
 export const TCP_HEARTBEAT = 0xc1, TCP_TRANSLATED = 0xc2, TCP_READ_PARAM = 0xc3, TCP_WRITE_PARAM = 0xc4;
 export const FN_READ_HOLD = 0x03, FN_READ_INPUT = 0x04, FN_WRITE_SINGLE = 0x06, FN_WRITE_MULTI = 0x10;
 
+/** Names of the TCP functions, the Modbus functions (exception bit cleared) and the exception codes. */
+export const TCP_FUNCTION_NAMES: Readonly<Record<number, string>> = {
+  [TCP_HEARTBEAT]: "heartbeat",
+  [TCP_TRANSLATED]: "translated data",
+  [TCP_READ_PARAM]: "read param",
+  [TCP_WRITE_PARAM]: "write param",
+};
+export const FUNCTION_NAMES: Readonly<Record<number, string>> = {
+  [FN_READ_HOLD]: "read hold",
+  [FN_READ_INPUT]: "read input",
+  [FN_WRITE_SINGLE]: "write single",
+  [FN_WRITE_MULTI]: "write multi",
+};
+export const EXCEPTION_NAMES: Readonly<Record<number, string>> = {
+  1: "illegal function",
+  2: "illegal data address",
+  3: "illegal data value",
+  4: "slave device failure",
+  6: "slave busy",
+};
+
+/** "slave device failure (code 4)" */
+export function exceptionText(code: number): string {
+  return `${EXCEPTION_NAMES[code] ?? "unknown exception"} (code ${code})`;
+}
+
 /** Largest frame-length field (total − 6) the splitter accepts before treating a header as garbage. */
 export const MAX_FRAME_LENGTH = 1024;
 /** Smallest frame-length field (the heartbeat's 13). */

@@ -45,11 +45,11 @@ interface Field {
   scale: number; // OP_SUM*: divisor
 }
 
-/** A field taken from the register table by (table) key. */
-function reg(jsonKey: string, tableKey: string = jsonKey): Field {
+/** A field taken from the register table by its key; its JSON key is the table's octolux key, else its key. */
+function reg(tableKey: string): Field {
   const d = findByKey("input", tableKey);
   if (!d) throw new Error(`inputs.ts: no input register "${tableKey}"`);
-  return { key: jsonKey, op: OP_REG, regs: [d.register], def: d, scale: d.scale };
+  return { key: d.octoluxKey ?? d.key, op: OP_REG, regs: [d.register], def: d, scale: d.scale };
 }
 const sum16 = (key: string, regs: number[], scale: number): Field => ({ key, op: OP_SUM16, regs, scale });
 const sum32 = (key: string, regs: number[], scale: number): Field => ({ key, op: OP_SUM32, regs, scale });
@@ -65,11 +65,11 @@ const BLOCK_FIELDS: Record<InputBlock, Field[]> = {
     sum16("p_pv", [7, 8, 9], 1),
     reg("p_charge"),
     reg("p_discharge"),
-    reg("v_acr", "v_ac_r"),
+    reg("v_ac_r"),
     reg("f_ac"),
     reg("p_inv"),
     reg("p_rec"),
-    reg("v_eps", "v_eps_r"),
+    reg("v_eps_r"),
     reg("f_eps"),
     reg("p_to_grid"),
     reg("p_to_user"),

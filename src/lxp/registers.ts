@@ -584,9 +584,16 @@ export const REG110_BITS: readonly BitDef[] = [
   { bit: 4, key: "chg_last_en", name: "Charge last enable" },
 ];
 
-/** Named bits of hold 21 or 110 → { key: on }. */
-export function decodeBits(register: 21 | 110, raw: number): Record<string, boolean> {
-  const bits = register === 21 ? REG21_BITS : REG110_BITS;
+/** The holding registers whose bits have names (21 func_en, 110 func_en_1). */
+export const HOLD_BIT_FIELDS: Readonly<Record<number, readonly BitDef[]>> = {
+  21: REG21_BITS,
+  110: REG110_BITS,
+};
+
+/** Named bits of a holding register → { key: on }; undefined when its bits have no names. */
+export function decodeBits(register: number, raw: number): Record<string, boolean> | undefined {
+  const bits = HOLD_BIT_FIELDS[register];
+  if (!bits) return undefined;
   const out: Record<string, boolean> = {};
   for (const b of bits) out[b.key] = ((raw >>> b.bit) & 1) === 1;
   return out;

@@ -4,20 +4,7 @@ import { Aedes } from "aedes";
 import net from "node:net";
 import type { Logger } from "../log.ts";
 import { MqttError } from "./errors.ts";
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
-
-/** Parse `host:port`, `:port` or `port`; returns an error message naming the bad value. */
-export function parseListen(text: string): ListenAddress | string {
-  const m = /^(?:\[?([^\]]*?)\]?:)?(\d+)$/.exec(text.trim());
-  if (!m) return `not host:port: "${text}"`;
-  const port = Number(m[2]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return `port out of range 0–65535: "${m[2]}"`;
-  return { host: m[1] || "127.0.0.1", port };
-}
+import { type ListenAddress, listenUri } from "./address.ts";
 
 export class EmbeddedBroker {
   private server?: net.Server;
@@ -27,8 +14,7 @@ export class EmbeddedBroker {
   constructor(private listen: ListenAddress, private logger: Logger) {}
 
   get url(): string {
-    const host = this.listen.host.includes(":") ? `[${this.listen.host}]` : this.listen.host;
-    return `mqtt://${host === "0.0.0.0" ? "127.0.0.1" : host}:${this.port}`;
+    return listenUri({ host: this.listen.host, port: this.port });
   }
 
   async start(): Promise<{ port: number; url: string }> {

@@ -7,6 +7,7 @@ import type { IClientOptions, MqttClient } from "mqtt";
 import type { Logger } from "../log.ts";
 import { MqttError } from "./errors.ts";
 import { redactUri, topicMatches } from "./topic.ts";
+import { checkBrokerUri } from "./address.ts";
 
 export interface MqttMessage {
   topic: string;
@@ -52,23 +53,6 @@ function isUnsupportedProtocol(err: Error): boolean {
 interface Subscription {
   filter: string;
   handler: (m: MqttMessage) => void;
-}
-
-const SUPPORTED_SCHEMES = ["mqtt:", "mqtts:", "ws:", "wss:", "tcp:", "ssl:"];
-
-/** Check a broker URI; returns an error message naming the bad value, or undefined when valid. */
-export function checkBrokerUri(uri: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return `not a valid URI: "${redactUri(uri)}"`;
-  }
-  if (!SUPPORTED_SCHEMES.includes(url.protocol)) {
-    return `unsupported scheme "${url.protocol.replace(":", "")}" (use mqtt, mqtts, ws or wss)`;
-  }
-  if (!url.hostname) return `no host in "${redactUri(uri)}"`;
-  return undefined;
 }
 
 const utf8 = new TextEncoder();
@@ -314,10 +298,11 @@ export class MqttLink {
           reject(new UnsupportedProtocol());
           return;
         }
-        // Authentication and TLS failures are final: don't keep the user waiting.
+        // A refused TCP connection, authentication and TLS failures are final: don't keep the user
+        // waiting (a broker that does not answer at all is given connectTimeoutMs).
         const code = (err as { code?: number | string }).code;
         if (
-          code === 4 || code === 5 || code === 134 || code === 135 ||
+          code === "ECONNREFUSED" || code === 4 || code === 5 || code === 134 || code === 135 ||
           /certificate|self.signed|TLS/i.test(err.message)
         ) {
           cleanup();

@@ -17,6 +17,8 @@ export interface DashboardProps {
   getLog: () => LogEntry[];
   /** Ask the bridge for fresh data (read_input 1–3, read_hold blocks). */
   refresh?: () => void;
+  /** Ctrl-C: the dashboard ends and the program exits 130 (q quits with 0). */
+  onInterrupt?: () => void;
   /** Re-render period in ms. */
   tickMs?: number;
   rows?: number;
@@ -93,7 +95,9 @@ function LogPane({ log, rows }: { log: LogEntry[]; rows: number }) {
   );
 }
 
-export function Dashboard({ getState, getLog, refresh, tickMs = 250, rows = 20 }: DashboardProps) {
+export function Dashboard(
+  { getState, getLog, refresh, onInterrupt, tickMs = 250, rows = 20 }: DashboardProps,
+) {
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
   const [pane, setPane] = useState<Pane>("inputs");
@@ -105,7 +109,10 @@ export function Dashboard({ getState, getLog, refresh, tickMs = 250, rows = 20 }
   }, [tickMs]);
   useInput((input, key) => {
     if (input === "q") exit();
-    else if (input === "r") refresh?.();
+    else if (key.ctrl && input === "c") {
+      onInterrupt?.();
+      exit();
+    } else if (input === "r") refresh?.();
     else if (key.tab) {
       setPane((p) => PANES[(PANES.indexOf(p) + 1) % PANES.length]);
       setOffset(0);

@@ -1,32 +1,30 @@
 // `ess2mqtt tui`: connects to the broker of the config, follows the bridges' topics and renders the dashboard.
 
 import { render } from "ink";
-import type { CliContext } from "../cli/main.ts";
+import type { Config } from "../config.ts";
+import { mqttLinkOptions } from "../app.ts";
 import { TuiError } from "./errors.ts";
 import { MqttLink } from "../mqtt/client.ts";
 import { loggerFor, LogSink } from "../log.ts";
 import { applyMessage, emptyState } from "./state.ts";
 import { Dashboard } from "./app.tsx";
 
-export async function runTui(ctx: CliContext): Promise<void> {
+export interface TuiOptions {
+  config: Config;
+  /** Aborted on SIGTERM (and SIGINT when the terminal is not in raw mode). */
+  signal: AbortSignal;
+}
+
+/** Runs the dashboard until q (→ "quit") or Ctrl-C / the signal (→ "interrupted"). */
+export async function runTui({ config, signal }: TuiOptions): Promise<"quit" | "interrupted"> {
   if (!Deno.stdin.isTerminal() || !Deno.stdout.isTerminal()) {
     throw new TuiError("no-terminal", "tui needs an interactive terminal (stdin and stdout must be a TTY)");
   }
-  const config = await ctx.loadConfig();
   const m = config.mqtt;
   // The log goes to the dashboard's log pane, not over the screen.
   const sink = new LogSink({ level: "info", json: false, colour: false, write: () => {}, ringSize: 200 });
   const logger = loggerFor(sink, { component: "tui" });
-  const uri = m.uri || `mqtt://${m.listen.startsWith(":") ? "127.0.0.1" + m.listen : m.listen}`;
-  const link = new MqttLink({
-    uri,
-    username: m.username || undefined,
-    password: m.password || undefined,
-    ca: m.ca || undefined,
-    cert: m.cert || undefined,
-    key: m.key || undefined,
-    rejectUnauthorized: m.reject_unauthorized,
-  }, logger);
+  const link = new MqttLink(mqttLinkOptions(m, { clientIdSuffix: "_tui" }), logger);
   const state = emptyState(m.prefix);
   link.subscribe(`${m.prefix}/#`, (msg) => applyMessage(state, msg.topic, msg.payload));
   link.subscribe("N/#", (msg) => applyMessage(state, msg.topic, msg.payload));
@@ -48,15 +46,26 @@ export async function runTui(ctx: CliContext): Promise<void> {
     keepalive();
   };
   refresh();
-  const app = render(<Dashboard getState={() => state} getLog={() => sink.ring} refresh={refresh} />);
-  const onAbort = () => app.unmount();
-  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  let interrupted = false;
+  const onInterrupt = () => {
+    interrupted = true;
+  };
+  const app = render(
+    <Dashboard getState={() => state} getLog={() => sink.ring} refresh={refresh} onInterrupt={onInterrupt} />,
+    { exitOnCtrlC: false },
+  );
+  const onAbort = () => {
+    interrupted = true;
+    app.unmount();
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
     await app.waitUntilExit();
   } finally {
     clearInterval(keepaliveTimer);
     clearInterval(portalProbe);
-    ctx.signal.removeEventListener("abort", onAbort);
+    signal.removeEventListener("abort", onAbort);
     await link.stop();
   }
+  return interrupted ? "interrupted" : "quit";
 }

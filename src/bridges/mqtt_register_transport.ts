@@ -1,16 +1,16 @@
-// `--via mqtt`: the one-shot register commands talk to a running `ess2mqtt serve` (or octolux) through
-// the broker: publish <prefix>/cmd/<command>, wait for the data topics and <prefix>/result/<command>.
+// The register transport over MQTT: talks to a running `ess2mqtt serve` (or octolux) through the broker —
+// publish <prefix>/cmd/<command>, wait for the data topics and <prefix>/result/<command>. Answers like the
+// LXP transport (src/lxp/transport.ts): the same values, LxpError "timeout" when no result comes (exit 4),
+// "exception" when the bridge answers FAIL (exit 6).
 
-import type { RegisterTransport, TransportRequest } from "./cmd_lxp.ts";
-import { CliError, ExitCode } from "./errors.ts";
-import { MqttLink, type MqttMessage } from "../mqtt/client.ts";
+import type { Logger } from "../log.ts";
+import { MqttLink, type MqttLinkOptions, type MqttMessage } from "../mqtt/client.ts";
 import { redactUri } from "../mqtt/topic.ts";
+import { commandForBit } from "../lxp/commands.ts";
+import { LxpError } from "../lxp/errors.ts";
+import type { InputBlock } from "../lxp/inputs.ts";
+import type { RegisterTransport } from "../lxp/transport.ts";
 
-const BIT_COMMANDS: Record<number, string> = {
-  7: "ac_charge",
-  10: "forced_discharge",
-  11: "charge_priority",
-};
 const decoder = new TextDecoder();
 
 interface Waiter {
@@ -18,41 +18,33 @@ interface Waiter {
   resolve: (m: MqttMessage) => void;
 }
 
+export interface MqttTransportOptions {
+  link: MqttLinkOptions;
+  prefix: string;
+  /** How long to wait for a command's result. */
+  timeoutMs: number;
+}
+
 export class MqttRegisterTransport implements RegisterTransport {
   private waiters: Waiter[] = [];
   private seen: MqttMessage[] = [];
 
-  constructor(
+  private constructor(
     private link: MqttLink,
     private prefix: string,
     private timeoutMs: number,
     private where: string,
   ) {}
 
-  static async open(req: TransportRequest): Promise<MqttRegisterTransport> {
-    const config = await req.ctx.loadConfig();
-    const m = config.mqtt;
-    const uri = m.uri ||
-      `mqtt://${m.listen.includes(":") ? m.listen.replace(/^:/, "127.0.0.1:") : `127.0.0.1:${m.listen}`}`;
-    const timeoutMs = req.timeoutMs ?? ((config.lxp?.command_timeout ?? 10) * 1000 + 2000);
-    const link = new MqttLink({
-      uri,
-      username: m.username || undefined,
-      password: m.password || undefined,
-      clientId: m.client_id ? `${m.client_id}_cli` : undefined,
-      ca: m.ca || undefined,
-      cert: m.cert || undefined,
-      key: m.key || undefined,
-      rejectUnauthorized: m.reject_unauthorized,
-      connectTimeoutMs: Math.min(timeoutMs, 5000),
-      reconnectPeriodMs: 0,
-    }, req.logger);
+  /** Connects and subscribes; rejects with MqttError when the broker can't be reached. */
+  static async open(o: MqttTransportOptions, logger: Logger): Promise<MqttRegisterTransport> {
+    const link = new MqttLink(o.link, logger);
     await link.start();
-    const t = new MqttRegisterTransport(link, m.prefix, timeoutMs, redactUri(uri));
+    const t = new MqttRegisterTransport(link, o.prefix, o.timeoutMs, redactUri(o.link.uri));
     const onMessage = (msg: MqttMessage) => t.onMessage(msg);
-    await link.subscribeAsync(`${m.prefix}/hold/+`, onMessage);
-    await link.subscribeAsync(`${m.prefix}/inputs/+`, onMessage);
-    await link.subscribeAsync(`${m.prefix}/result/#`, onMessage);
+    await link.subscribeAsync(`${o.prefix}/hold/+`, onMessage);
+    await link.subscribeAsync(`${o.prefix}/inputs/+`, onMessage);
+    await link.subscribeAsync(`${o.prefix}/result/#`, onMessage);
     return t;
   }
 
@@ -71,10 +63,11 @@ export class MqttRegisterTransport implements RegisterTransport {
   private async command(name: string, payload: string): Promise<MqttMessage[]> {
     const resultTopic = `${this.prefix}/result/${name}`;
     const from = this.seen.length;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const result = new Promise<MqttMessage | undefined>((resolve) => {
       const w: Waiter = { pred: (m) => m.topic === resultTopic, resolve };
       this.waiters.push(w);
-      setTimeout(() => {
+      timer = setTimeout(() => {
         const i = this.waiters.indexOf(w);
         if (i >= 0) this.waiters.splice(i, 1);
         resolve(undefined);
@@ -82,9 +75,10 @@ export class MqttRegisterTransport implements RegisterTransport {
     });
     await this.link.publishAsync(`${this.prefix}/cmd/${name}`, payload, { qos: 1 });
     const got = await result;
+    clearTimeout(timer);
     if (!got) {
-      throw new CliError(
-        ExitCode.deviceUnreachable,
+      throw new LxpError(
+        "timeout",
         `no ${resultTopic} within ${
           this.timeoutMs / 1000
         } s from ${this.where} (is ess2mqtt serve running with [lxp] configured?)`,
@@ -92,10 +86,7 @@ export class MqttRegisterTransport implements RegisterTransport {
     }
     const answer = decoder.decode(got.payload);
     if (answer !== "OK") {
-      throw new CliError(
-        ExitCode.deviceFailure,
-        `${resultTopic} = ${answer || "(empty)"} for ${name} ${payload}`,
-      );
+      throw new LxpError("exception", `${resultTopic} = ${answer || "(empty)"} for ${name} ${payload}`);
     }
     return this.seen.slice(from, this.seen.indexOf(got));
   }
@@ -109,8 +100,8 @@ export class MqttRegisterTransport implements RegisterTransport {
     }
     const missing = values.findIndex((v) => v === undefined);
     if (missing >= 0) {
-      throw new CliError(
-        ExitCode.deviceFailure,
+      throw new LxpError(
+        "mismatch",
         `the bridge answered OK but ${this.prefix}/hold/${register + missing} was not published`,
       );
     }
@@ -122,19 +113,12 @@ export class MqttRegisterTransport implements RegisterTransport {
     return this.holdValues(seen, register, count);
   }
 
-  readInput(): Promise<number[]> {
-    return Promise.reject(
-      new CliError(ExitCode.usage, "raw input registers are not published over MQTT; use read-input <block>"),
-    );
-  }
-
-  /** The octolux JSON of one input block, as the bridge publishes it. */
-  async readInputBlock(block: 1 | 2 | 3 | 4): Promise<Record<string, number>> {
+  async readInputBlock(block: InputBlock): Promise<Record<string, number>> {
     const seen = await this.command("read_input", String(block));
     const data = seen.findLast((m) => m.topic === `${this.prefix}/inputs/${block}`);
     if (!data) {
-      throw new CliError(
-        ExitCode.deviceFailure,
+      throw new LxpError(
+        "mismatch",
         `the bridge answered OK but ${this.prefix}/inputs/${block} was not published`,
       );
     }
@@ -148,17 +132,14 @@ export class MqttRegisterTransport implements RegisterTransport {
   }
 
   async updateBit(register: number, bit: number, on: boolean): Promise<number> {
-    const name = register === 21 ? BIT_COMMANDS[bit] : undefined;
-    if (!name) {
-      throw new CliError(
-        ExitCode.usage,
-        `register ${register} bit ${bit} has no MQTT command; use --via lxp`,
-      );
+    const command = commandForBit(register, bit);
+    if (!command) {
+      throw new RangeError(`register ${register} bit ${bit} has no MQTT command; use --via lxp`);
     }
-    const seen = await this.command(name, on ? "on" : "off");
-    const echo = seen.findLast((m) => m.topic === `${this.prefix}/hold/21`);
+    const seen = await this.command(command.name, on ? "on" : "off");
+    const echo = seen.findLast((m) => m.topic === `${this.prefix}/hold/${register}`);
     if (echo) return Number(decoder.decode(echo.payload));
-    return (await this.readHold(21, 1))[0];
+    return (await this.readHold(register, 1))[0];
   }
 
   close(): Promise<void> {

@@ -1,0 +1,145 @@
+// The composition root: a validated Config → the links and bridges of `serve`, started and stopped in
+// order, and the one place that turns the config into MQTT connection options and broker addresses.
+// The CLI, the demo and the TUI build on it. Heavy modules (mqtt.js, aedes, dbus-next) are imported
+// only when a service that needs them starts, so one-shot commands don't pay for them.
+
+import type { Config, MqttConfig } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { MqttLinkOptions } from "./mqtt/client.ts";
+import { listenUri, parseListen } from "./mqtt/address.ts";
+import { MqttError } from "./mqtt/errors.ts";
+
+/** The URI a client uses for the broker of a config: [mqtt] uri, else the embedded broker's listen address. */
+export function brokerUri(mqtt: MqttConfig): string {
+  if (mqtt.uri) return mqtt.uri;
+  const listen = parseListen(mqtt.listen);
+  if (typeof listen === "string") throw new MqttError("config", `[mqtt] listen: ${listen}`);
+  return listenUri(listen);
+}
+
+export interface LinkPurpose {
+  /** Overrides the broker URI (the embedded broker's actual address, or a --broker flag). */
+  uri?: string;
+  /** Appended to [mqtt] client_id so a CLI or TUI connection does not kick the bridge's session off. */
+  clientIdSuffix?: string;
+  will?: MqttLinkOptions["will"];
+  connectTimeoutMs?: number;
+  reconnectPeriodMs?: number;
+}
+
+/** MQTT connection options (URI, credentials, TLS files, client id) from the [mqtt] section. */
+export function mqttLinkOptions(mqtt: MqttConfig, purpose: LinkPurpose = {}): MqttLinkOptions {
+  const opts: MqttLinkOptions = {
+    uri: purpose.uri ?? brokerUri(mqtt),
+    clientId: mqtt.client_id ? `${mqtt.client_id}${purpose.clientIdSuffix ?? ""}` : undefined,
+    username: mqtt.username || undefined,
+    password: mqtt.password || undefined,
+    ca: mqtt.ca || undefined,
+    cert: mqtt.cert || undefined,
+    key: mqtt.key || undefined,
+    rejectUnauthorized: mqtt.reject_unauthorized,
+  };
+  if (purpose.will) opts.will = purpose.will;
+  if (purpose.connectTimeoutMs !== undefined) opts.connectTimeoutMs = purpose.connectTimeoutMs;
+  if (purpose.reconnectPeriodMs !== undefined) opts.reconnectPeriodMs = purpose.reconnectPeriodMs;
+  return opts;
+}
+
+export interface Running {
+  /** The broker URL the bridges publish to. */
+  brokerUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts everything `serve` runs for a config, in order: the embedded broker when no [mqtt] uri is set,
+ * one MQTT link, the LuxPower bridge when [lxp] is present and the Venus bridge when [dbus] is present.
+ * Stops what it started, in reverse order, when a later step fails.
+ */
+export async function startServices(config: Config, logger: Logger, signal: AbortSignal): Promise<Running> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) {
+      try {
+        await s();
+      } catch (err) {
+        logger.error("error while stopping", { error: err });
+      }
+    }
+  };
+  try {
+    let uri = brokerUri(config.mqtt);
+    if (!config.mqtt.uri) {
+      const { EmbeddedBroker } = await import("./mqtt/broker.ts");
+      const listen = parseListen(config.mqtt.listen) as Exclude<ReturnType<typeof parseListen>, string>;
+      const broker = new EmbeddedBroker(listen, logger.child({ component: "broker" }));
+      uri = (await broker.start()).url;
+      stops.push(() => broker.stop());
+    }
+    const prefix = config.mqtt.prefix;
+    const { MqttLink } = await import("./mqtt/client.ts");
+    const mqtt = new MqttLink(
+      mqttLinkOptions(config.mqtt, {
+        uri,
+        will: { topic: `${prefix}/status`, payload: "offline", retain: true, qos: 1 },
+      }),
+      logger.child({ component: "mqtt" }),
+    );
+    stops.push(() => mqtt.stop());
+    await mqtt.start();
+    mqtt.publish(`${prefix}/status`, "online", { retain: true, qos: 1 });
+
+    if (config.lxp) {
+      const lxp = config.lxp;
+      const { LxpClient } = await import("./lxp/client.ts");
+      const { LxpBridge } = await import("./bridges/lxp_bridge.ts");
+      const client = new LxpClient({
+        host: lxp.host,
+        port: lxp.port,
+        datalog: lxp.datalog,
+        serial: lxp.serial,
+        connectTimeoutMs: lxp.connect_timeout * 1000,
+        requestTimeoutMs: Math.min(lxp.command_timeout, 5) * 1000,
+        silenceTimeoutMs: lxp.silence_timeout * 1000,
+        heartbeatEcho: lxp.heartbeats,
+      }, logger);
+      const bridge = new LxpBridge({
+        prefix,
+        commandTimeoutMs: lxp.command_timeout * 1000,
+        discovery: config.mqtt.discovery
+          ? { discoveryPrefix: config.mqtt.discovery_prefix, datalog: lxp.datalog, serial: lxp.serial }
+          : undefined,
+        inverter: client,
+        mqtt,
+        logger: logger.child({ component: "lxp_bridge" }),
+      });
+      stops.push(() => client.stop());
+      stops.push(() => bridge.stop());
+      client.start(signal);
+      bridge.start();
+    }
+    if (config.dbus) {
+      const { VenusBridge } = await import("./bridges/venus_bridge.ts");
+      const venus = new VenusBridge({
+        config: config.dbus,
+        mqtt,
+        logger: logger.child({ component: "venus" }),
+      });
+      stops.push(() => venus.stop());
+      await venus.start(signal);
+    }
+    if (!config.lxp && !config.dbus) {
+      logger.warn("no [lxp] or [dbus] section configured: only the MQTT side is running");
+    }
+    return { brokerUrl: uri, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** Resolves when `signal` aborts (at once when it already has). */
+export function waitForAbort(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}
