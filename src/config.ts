@@ -223,12 +223,8 @@ export const CONFIG_SCHEMA: Record<
 
 export type SectionName = keyof typeof CONFIG_SCHEMA;
 
-export class ConfigError extends Error {
-  constructor(public readonly problems: string[]) {
-    super(problems.join("\n"));
-    this.name = "ConfigError";
-  }
-}
+import { ConfigError } from "./config_error.ts";
+export { ConfigError };
 
 const TRUE_WORDS = ["true", "yes", "on", "1"];
 const FALSE_WORDS = ["false", "no", "off", "0"];

@@ -4,7 +4,7 @@
 import { LxpError } from "../lxp/errors.ts";
 import { MqttError } from "../mqtt/errors.ts";
 import { VenusError } from "../venus/errors.ts";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config_error.ts";
 import { TuiError } from "../tui/errors.ts";
 
 export const ExitCode = {
