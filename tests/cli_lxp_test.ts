@@ -6,11 +6,6 @@ import { runCli, spawnCli } from "./helpers/cli.ts";
 import { until } from "./helpers/wait.ts";
 import { startTestSimulator, TEST_DATALOG as DL, TEST_SERIAL as SN } from "./helpers/inverter_sim.ts";
 
-// for the one test that reads the simulator's stdout on its own
-const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
-
 const target = (
   port: number,
 ) => ["--host", "127.0.0.1", "--port", String(port), "--datalog", DL, "--serial", SN];
@@ -248,61 +243,35 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--config",
-        DENO_JSON,
-        MAIN,
-        "sim",
-        "inverter",
-        "--port",
-        "0",
-        "--json",
-        "--interval",
-        "0",
-      ],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const reader = child.stdout.getReader();
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 30_000);
+    const sim = spawnCli(["sim", "inverter", "--port", "0", "--json", "--interval", "0"]);
     try {
-      let text = "";
-      while (!text.includes("}")) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += new TextDecoder().decode(value);
-      }
-      const info = JSON.parse(text);
+      // the JSON document of the listening line, pretty-printed over several lines: wait for its end
+      await sim.waitFor((l) => l === "}");
+      const info = JSON.parse(sim.lines.slice(sim.lines.indexOf("{")).join("\n"));
       assert.equal(info.host, "127.0.0.1");
       assert.ok(info.port > 0);
       assert.equal(info.datalog, "BA12345678");
-      const r = await runCli(["read-hold", "2", "--count", "5", "--json", ...[
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(info.port),
-        "--datalog",
-        info.datalog,
-        "--serial",
-        info.serial,
-      ]]);
+      const r = await runCli([
+        "read-hold",
+        "2",
+        "--count",
+        "5",
+        "--json",
+        ...[
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(info.port),
+          "--datalog",
+          info.datalog,
+          "--serial",
+          info.serial,
+        ],
+      ]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(JSON.parse(r.stdout).values.length, 5);
-      child.kill("SIGTERM");
-      const status = await child.status;
-      assert.equal(status.code, 0);
     } finally {
-      clearTimeout(killer);
-      reader.releaseLock();
-      await child.stdout.cancel().catch(() => {});
+      assert.equal(await sim.stop("SIGTERM"), 0);
     }
     const bad = await runCli(["sim", "inverter", "--firmware", "ancient", "--port", "0"]);
     assert.equal(bad.code, 2);

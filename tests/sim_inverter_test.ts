@@ -1,4 +1,5 @@
 // The inverter simulator spoken to with raw sockets and the pure codec (no LxpClient involved).
+import { until, withTimeout } from "./helpers/wait.ts";
 import assert from "node:assert/strict";
 import { type InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
 import {
@@ -41,13 +42,8 @@ class Raw {
     while (off < b.length) off += await this.conn.write(b.subarray(off));
   }
   async next(pred: (p: Packet) => boolean = () => true, ms = 3000): Promise<Packet> {
-    const end = Date.now() + ms;
-    while (true) {
-      const i = this.packets.findIndex(pred);
-      if (i >= 0) return this.packets.splice(i, 1)[0];
-      if (Date.now() > end) throw new Error("no matching packet");
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await until(() => this.packets.some(pred), "a matching packet", ms, () => this.packets);
+    return this.packets.splice(this.packets.findIndex(pred), 1)[0];
   }
   async close(): Promise<void> {
     try {
@@ -72,14 +68,9 @@ function simTest(
     async fn() {
       const { sim, port } = await startTestSimulator({ heartbeatInterval: 0, seed: 42, ...opts });
       const raws: Raw[] = [];
-      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([
-          fn(sim, port, raws),
-          new Promise((_, rej) => (timer = setTimeout(() => rej(new Error("test timed out")), 20_000))),
-        ]);
+        await withTimeout(fn(sim, port, raws), 20_000, name);
       } finally {
-        clearTimeout(timer);
         for (const r of raws) await r.close();
         await sim.stop();
       }
@@ -293,10 +284,7 @@ simTest(
     assert.equal(hb.datalog, DL);
     // echoed heartbeats are counted
     await r.send(hb);
-    const end = Date.now() + 2000;
-    while (sim.stats.heartbeatEchoes === 0 && Date.now() < end) {
-      await new Promise((res) => setTimeout(res, 5));
-    }
+    await until(() => sim.stats.heartbeatEchoes > 0, "the echoed heartbeat counted", 2000);
     assert.equal(sim.stats.heartbeatEchoes, 1);
   },
   { interval: 7 },
@@ -339,7 +327,7 @@ simTest("fault injection: exception registers, silent, drop", async (sim, port, 
   assert.equal(p.exceptionCode, 6);
   sim.setFaults({ exceptionRegisters: [], silent: true });
   await r.send(rd(3, 21, 1));
-  await assert.rejects(r.next(isT, 300), /no matching packet/);
+  await assert.rejects(r.next(isT, 300), /timed out waiting for a matching packet/);
   sim.setFaults({ silent: false, dropProbability: 1 });
   await r.send(rd(3, 21, 1));
   const n = await r.conn.read(new Uint8Array(10)).catch(() => null);
