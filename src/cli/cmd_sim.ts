@@ -43,6 +43,10 @@ export function registerSimCommands(program: ProgramWithGlobals, ctx: CliContext
     .option("--silent", "fault: accept connections but never send anything")
     .option("--corrupt-echo", "fault: write-single echoes carry a wrong value")
     .option("--seed <n>", "random seed for fault injection")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ ess2mqtt sim inverter --port 0 --interval 10\n  $ ess2mqtt sim inverter --garbage 0.1 --bad-crc 0.1 --chunk --seed 7\n",
+    )
     .action(async (o) => {
       const firmware = parseChoice("--firmware", o.firmware, ["old", "new"]);
       const int = (flag: string, t: string, max = 0xffffffff) => parseInteger(flag, t, 0, max);

@@ -45,16 +45,16 @@ export function completionScript(program: Command<any, any, any>, shell: Shell):
     });
     return `# bash completion for ${name}; install: ${name} completions bash > /etc/bash_completion.d/${name}
 _${name}_complete() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" path="" w i
+  local cur="\${COMP_WORDS[COMP_CWORD]}" cmdpath="" w i
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
     [[ "$w" == -* ]] && continue
-    case "$path\${path:+ }$w" in
-${nodes.slice(1).map((n) => `      "${n.path}") path="${n.path}" ;;`).join("\n")}
+    case "$cmdpath\${cmdpath:+ }$w" in
+${nodes.slice(1).map((n) => `      "${n.path}") cmdpath="${n.path}" ;;`).join("\n")}
     esac
   done
   local words
-  case "$path" in
+  case "$cmdpath" in
 ${cases.join("\n")}
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
@@ -75,16 +75,16 @@ complete -o default -F _${name}_complete ${name}
     return `#compdef ${name}
 # zsh completion for ${name}; install: ${name} completions zsh > "\${fpath[1]}/_${name}"
 _${name}() {
-  local path="" w i
+  local cmdpath="" w i
   local -a items
   for ((i = 2; i < CURRENT; i++)); do
     w="\${words[i]}"
     [[ "$w" == -* ]] && continue
-    case "$path\${path:+ }$w" in
-${nodes.slice(1).map((n) => `      "${n.path}") path="${n.path}" ;;`).join("\n")}
+    case "$cmdpath\${cmdpath:+ }$w" in
+${nodes.slice(1).map((n) => `      "${n.path}") cmdpath="${n.path}" ;;`).join("\n")}
     esac
   done
-  case "$path" in
+  case "$cmdpath" in
 ${cases.join("\n")}
   esac
   _describe '${name}' items
