@@ -2,6 +2,7 @@
 // username/password keys with a password containing # and ; (quoted in the INI) — never logged.
 
 import assert from "node:assert/strict";
+import { exitCodeFor } from "../src/cli/errors.ts";
 import { MqttLink } from "../src/mqtt/client.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
 import { freePort, startMosquitto } from "./helpers/mosquitto.ts";
@@ -109,7 +110,7 @@ Deno.test("mqtts with a CA file, ws, and credentials with # and ; in the passwor
       async () => {
         await assert.rejects(
           link(`mqtts://127.0.0.1:${tlsPort}`, { username: "bridge", password: PASSWORD }),
-          (e: { code: number }) => e.code === 5,
+          (e: Error) => exitCodeFor(e) === 5,
         );
         assert.equal(
           await link(`mqtts://127.0.0.1:${tlsPort}`, {
@@ -133,7 +134,7 @@ Deno.test("mqtts with a CA file, ws, and credentials with # and ; in the passwor
       }, logger);
       await assert.rejects(
         l.start(),
-        (e: { code: number; message: string }) => e.code === 5 && !e.message.includes("wrong-pw"),
+        (e: Error) => exitCodeFor(e) === 5 && !e.message.includes("wrong-pw"),
       );
       await l.stop();
       assert.ok(!JSON.stringify(entries).includes("wrong-pw"));

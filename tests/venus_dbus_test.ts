@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exitCodeFor } from "../src/cli/errors.ts";
 import fc from "fast-check";
 import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
@@ -278,7 +279,7 @@ test("unreachable bus: start rejects with exit code 4", async () => {
   );
   await assert.rejects(
     link.start(),
-    (e: Error & { code?: number }) => e.code === 4 && /unreachable/.test(e.message),
+    (e: Error) => exitCodeFor(e) === 4 && /unreachable/.test(e.message),
   );
   await link.stop();
 });
