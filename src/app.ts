@@ -107,7 +107,12 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
         prefix,
         commandTimeoutMs: lxp.command_timeout * 1000,
         discovery: config.mqtt.discovery
-          ? { discoveryPrefix: config.mqtt.discovery_prefix, datalog: lxp.datalog, serial: lxp.serial }
+          ? {
+            discoveryPrefix: config.mqtt.discovery_prefix,
+            datalog: lxp.datalog,
+            serial: lxp.serial,
+            mode: config.mqtt.discovery_mode,
+          }
           : undefined,
         inverter: client,
         mqtt,
