@@ -25,6 +25,9 @@ import {
   relativeTopic,
   variantToJson,
 } from "../venus/topics.ts";
+import { hasKnownUnit, venusDiscoveryMessages } from "../venus/discovery.ts";
+import type { DiscoveryMode } from "../mqtt/ha_discovery.ts";
+import { HaAnnouncer } from "./ha_announcer.ts";
 
 export interface VenusBridgeOptions {
   config: DbusConfig;
@@ -37,6 +40,8 @@ export interface VenusBridgeOptions {
   /** MAC lookup for the portal id fallback (tests). */
   macAddress?: () => string | undefined;
   env?: (k: string) => string | undefined;
+  /** Home Assistant sensors for these `<type>/<instance>/<path>` items, which stay published. */
+  discovery?: { discoveryPrefix: string; prefix: string; mode?: DiscoveryMode; paths: string[] };
 }
 
 interface Item {
@@ -122,6 +127,9 @@ export class VenusBridge {
   private started = false;
   private stopped = false;
   private offConnect?: () => void;
+  /** Items announced to Home Assistant: kept published, as by a keep-alive that never lapses. */
+  private readonly pinned: Set<string>;
+  announcer?: HaAnnouncer;
   // forced republish rate limit (3/s, like dbus-flashmq)
   private republishTokens = 3;
   private republishTimer?: ReturnType<typeof setTimeout>;
@@ -145,6 +153,7 @@ export class VenusBridge {
     this.logger = o.logger;
     this.config = o.config;
     this.ttlMs = o.keepaliveMs ?? Math.round(o.config.keepalive * 1000);
+    this.pinned = new Set(o.discovery?.paths ?? []);
     this.link = new DbusLink(
       { address: o.config.address, callTimeoutMs: o.callTimeoutMs, env: o.env },
       o.logger.child({ component: "dbus" }),
@@ -211,6 +220,7 @@ export class VenusBridge {
     });
     // Items were built before the portal id was known: build their topics now.
     for (const s of this.svcs.values()) this.buildItems(s);
+    await this.startDiscovery();
     // Resolve only once the broker has the subscriptions: a request sent after start() is never lost.
     await Promise.all([
       this.mqtt.subscribeAsync(`R/${this.portalId}/#`, (m) => this.handleMessage(m)),
@@ -226,6 +236,7 @@ export class VenusBridge {
     clearTimeout(this.expiryTimer);
     clearTimeout(this.republishTimer);
     this.offConnect?.();
+    this.announcer?.stop();
     await this.link.stop();
   }
 
@@ -244,6 +255,33 @@ export class VenusBridge {
     }
     this.logger.warn("no portal id: set [dbus] portal_id; using 000000000000");
     return "000000000000";
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Home Assistant discovery (the configs are built by ../venus/discovery.ts)
+
+  private async startDiscovery(): Promise<void> {
+    const d = this.o.discovery;
+    if (!d || d.paths.length === 0) return;
+    const texts: Record<string, string> = {};
+    for (const item of d.paths) {
+      if (hasKnownUnit(item)) continue;
+      const [type, instance, ...rest] = item.split("/");
+      const s = this.byKey.get(`${type}/${instance}`);
+      if (!s) continue;
+      try {
+        texts[item] = await this.link.getText(s.info.name, "/" + rest.join("/"));
+      } catch (err) {
+        this.logger.warn("GetText failed: the sensor has no unit", { item, error: errText(err) });
+      }
+    }
+    this.announcer = new HaAnnouncer({
+      mqtt: this.mqtt,
+      discoveryPrefix: d.discoveryPrefix,
+      messages: () => venusDiscoveryMessages({ ...d, portal: this.portalId, texts }),
+      logger: this.logger,
+    });
+    this.announcer.start();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -281,7 +319,7 @@ export class VenusBridge {
 
   /** Is the item covered by a live keep-alive filter? */
   private wanted(it: Item): boolean {
-    if (it.serial || this.always || this.allFilter) return true;
+    if (it.serial || this.always || this.allFilter || this.pinned.has(it.rel)) return true;
     if (this.filters.size === 0) return false;
     if (it.matchGen !== this.filterGen) {
       const levels = it.levels ??= it.rel.split("/");
@@ -332,6 +370,7 @@ export class VenusBridge {
     if (this.stopped || !this.portalId) return;
     const t0 = performance.now();
     this.out(`N/${this.portalId}/keepalive`, encodeValuePayload(1), { retain: true });
+    this.announcer?.announce();
     for (const topic of this.pendingClears) this.out(topic, "", { retain: true });
     this.pendingClears.clear();
     // Serial: always there (the system service's value, else the portal id).
