@@ -109,3 +109,61 @@ Deno.test("serve with discovery: device configs match the state topics; HA onlin
     await cfg?.remove();
   }
 });
+
+Deno.test("serve: switching discovery_mode migrates the other form's retained configs", async () => {
+  const inverter = new InverterSimulator({ port: 0, interval: 0 }, silentLogger);
+  const mosq = await startMosquitto();
+  const files: Awaited<ReturnType<typeof writeConfig>>[] = [];
+  let serve: ReturnType<typeof spawnCli> | undefined;
+  const sub = mosquittoSub(mosq.port, ["homeassistant/#", "octolux/#"]);
+  try {
+    const simPort = (await inverter.start()).port;
+    const id = `ess2mqtt_${inverter.datalog.toLowerCase()}`;
+    const config = async (mode: string) => {
+      const f = await writeConfig(
+        `[mqtt]\nuri = ${mosq.url}\ndiscovery = true\ndiscovery_mode = ${mode}\n` +
+          `[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = ${inverter.serial}\ndatalog = ${inverter.datalog}\n`,
+      );
+      files.push(f);
+      return f.path;
+    };
+    const vbat = `homeassistant/sensor/${id}/v_bat/config`;
+    const deviceTopic = `homeassistant/device/${id}/config`;
+    // an older setup: one config per entity
+    serve = spawnCli(["-c", await config("entity"), "serve"]);
+    await sub.waitFor((l) => l.startsWith(vbat + " {"));
+    await sub.waitFor((l) => l === "octolux/inverter online");
+    assert.equal(await serve.stop("SIGTERM"), 0);
+    // now the device form: marker, device config, then the old topics emptied
+    serve = spawnCli(["-c", await config("device"), "serve"]);
+    await sub.waitFor((l) => l === `${vbat} {"migrate_discovery":true}`);
+    const cleared = await sub.waitFor((l) => l === `${vbat} (null)`); // mosquitto_sub: empty payload
+    const at = (pred: (l: string) => boolean, from = 0) =>
+      sub.lines.findIndex((l, i) => i >= from && pred(l));
+    const marker = at((l) => l === `${vbat} {"migrate_discovery":true}`);
+    const config2 = at((l) => l.startsWith(deviceTopic + " "), marker);
+    assert.ok(
+      marker >= 0 && config2 > marker && sub.lines.lastIndexOf(cleared) > config2,
+      "marker, config, clear",
+    );
+    // what stays retained for this device: the device config only
+    const check = mosquittoSub(mosq.port, [`homeassistant/+/${id}/#`, "octolux/fence2"]);
+    try {
+      await check.waitFor((l) => l.startsWith(deviceTopic + " {"));
+      await mosquittoPub(mosq.port, "octolux/fence2", "1");
+      await check.waitFor((l) => l === "octolux/fence2 1");
+      const retained = check.lines.filter((l) => l.startsWith("homeassistant/"));
+      assert.deepEqual(retained.map((l) => l.slice(0, l.indexOf(" "))), [deviceTopic]);
+    } finally {
+      await check.stop();
+    }
+    assert.equal(await serve.stop("SIGTERM"), 0);
+    serve = undefined;
+  } finally {
+    await serve?.stop();
+    await sub.stop();
+    await inverter.stop();
+    await mosq.stop();
+    for (const f of files) await f.remove();
+  }
+});

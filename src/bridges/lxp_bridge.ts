@@ -9,7 +9,7 @@ import { FN_READ_HOLD, FN_READ_INPUT, FN_WRITE_SINGLE, type Packet } from "../lx
 import { BLOCK_SIZE, BLOCK_START, decodeInputReply, stringifyInputs } from "../lxp/inputs.ts";
 import { type CommandPlan, NAMED_COMMANDS, planCommand } from "../lxp/commands.ts";
 import type { LxpClient } from "../lxp/client.ts";
-import { discoveryMessages } from "../lxp/discovery.ts";
+import { discoveryMessages, inverterDeviceId } from "../lxp/discovery.ts";
 import type { DiscoveryMode } from "../mqtt/ha_discovery.ts";
 import { HaAnnouncer } from "./ha_announcer.ts";
 
@@ -60,6 +60,8 @@ export class LxpBridge {
       this.announcer = new HaAnnouncer({
         mqtt: o.mqtt,
         discoveryPrefix: d.discoveryPrefix,
+        deviceId: inverterDeviceId(d.datalog),
+        mode: d.mode ?? "device",
         messages: () => discoveryMessages({ prefix: o.prefix, ...d }),
         logger: o.logger,
       });

@@ -25,7 +25,7 @@ import {
   relativeTopic,
   variantToJson,
 } from "../venus/topics.ts";
-import { hasKnownUnit, venusDiscoveryMessages } from "../venus/discovery.ts";
+import { hasKnownUnit, venusDeviceId, venusDiscoveryMessages } from "../venus/discovery.ts";
 import type { DiscoveryMode } from "../mqtt/ha_discovery.ts";
 import { HaAnnouncer } from "./ha_announcer.ts";
 
@@ -278,6 +278,8 @@ export class VenusBridge {
     this.announcer = new HaAnnouncer({
       mqtt: this.mqtt,
       discoveryPrefix: d.discoveryPrefix,
+      deviceId: venusDeviceId(this.portalId),
+      mode: d.mode ?? "device",
       messages: () => venusDiscoveryMessages({ ...d, portal: this.portalId, texts }),
       logger: this.logger,
     });
