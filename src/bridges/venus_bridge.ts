@@ -25,9 +25,8 @@ import {
   relativeTopic,
   variantToJson,
 } from "../venus/topics.ts";
-import { hasKnownUnit, venusDeviceId, venusDiscoveryMessages } from "../venus/discovery.ts";
-import type { DiscoveryMode } from "../mqtt/ha_discovery.ts";
-import { HaAnnouncer } from "./ha_announcer.ts";
+import type { HaAnnouncer } from "./ha_announcer.ts";
+import { venusAnnouncer, type VenusDiscoveryConfig } from "./venus_ha.ts";
 
 export interface VenusBridgeOptions {
   config: DbusConfig;
@@ -41,7 +40,7 @@ export interface VenusBridgeOptions {
   macAddress?: () => string | undefined;
   env?: (k: string) => string | undefined;
   /** Home Assistant sensors for these `<type>/<instance>/<path>` items, which stay published. */
-  discovery?: { discoveryPrefix: string; prefix: string; mode?: DiscoveryMode; paths: string[] };
+  discovery?: VenusDiscoveryConfig;
 }
 
 interface Item {
@@ -220,7 +219,17 @@ export class VenusBridge {
     });
     // Items were built before the portal id was known: build their topics now.
     for (const s of this.svcs.values()) this.buildItems(s);
-    await this.startDiscovery();
+    if (this.o.discovery) { // Home Assistant discovery (./venus_ha.ts)
+      this.announcer = await venusAnnouncer({
+        ...this.o.discovery,
+        portal: this.portalId,
+        mqtt: this.mqtt,
+        logger: this.logger,
+        serviceName: (key) => this.byKey.get(key)?.info.name,
+        getText: (service, path) => this.link.getText(service, path),
+      });
+      this.announcer?.start();
+    }
     // Resolve only once the broker has the subscriptions: a request sent after start() is never lost.
     await Promise.all([
       this.mqtt.subscribeAsync(`R/${this.portalId}/#`, (m) => this.handleMessage(m)),
@@ -255,35 +264,6 @@ export class VenusBridge {
     }
     this.logger.warn("no portal id: set [dbus] portal_id; using 000000000000");
     return "000000000000";
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Home Assistant discovery (the configs are built by ../venus/discovery.ts)
-
-  private async startDiscovery(): Promise<void> {
-    const d = this.o.discovery;
-    if (!d || d.paths.length === 0) return;
-    const texts: Record<string, string> = {};
-    for (const item of d.paths) {
-      if (hasKnownUnit(item)) continue;
-      const [type, instance, ...rest] = item.split("/");
-      const s = this.byKey.get(`${type}/${instance}`);
-      if (!s) continue;
-      try {
-        texts[item] = await this.link.getText(s.info.name, "/" + rest.join("/"));
-      } catch (err) {
-        this.logger.warn("GetText failed: the sensor has no unit", { item, error: errText(err) });
-      }
-    }
-    this.announcer = new HaAnnouncer({
-      mqtt: this.mqtt,
-      discoveryPrefix: d.discoveryPrefix,
-      deviceId: venusDeviceId(this.portalId),
-      mode: d.mode ?? "device",
-      messages: () => venusDiscoveryMessages({ ...d, portal: this.portalId, texts }),
-      logger: this.logger,
-    });
-    this.announcer.start();
   }
 
   // ---------------------------------------------------------------------------------------------
