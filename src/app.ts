@@ -3,7 +3,7 @@
 // The CLI, the demo and the TUI build on it. Heavy modules (mqtt.js, aedes, dbus-next) are imported
 // only when a service that needs them starts, so one-shot commands don't pay for them.
 
-import type { Config, MqttConfig } from "./config.ts";
+import { type Config, type MqttConfig, splitDiscoveryPaths } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { MqttLinkOptions } from "./mqtt/client.ts";
 import { listenUri, parseListen } from "./mqtt/address.ts";
@@ -107,7 +107,12 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
         prefix,
         commandTimeoutMs: lxp.command_timeout * 1000,
         discovery: config.mqtt.discovery
-          ? { discoveryPrefix: config.mqtt.discovery_prefix, datalog: lxp.datalog, serial: lxp.serial }
+          ? {
+            discoveryPrefix: config.mqtt.discovery_prefix,
+            datalog: lxp.datalog,
+            serial: lxp.serial,
+            mode: config.mqtt.discovery_mode,
+          }
           : undefined,
         inverter: client,
         mqtt,
@@ -122,6 +127,14 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
       const { VenusBridge } = await import("./bridges/venus_bridge.ts");
       const venus = new VenusBridge({
         config: config.dbus,
+        discovery: config.mqtt.discovery
+          ? {
+            discoveryPrefix: config.mqtt.discovery_prefix,
+            prefix,
+            mode: config.mqtt.discovery_mode,
+            paths: splitDiscoveryPaths(config.dbus.discovery_paths ?? ""),
+          }
+          : undefined,
         mqtt,
         logger: logger.child({ component: "venus" }),
       });

@@ -20,6 +20,7 @@ export interface MqttConfig {
   reject_unauthorized: boolean;
   discovery: boolean;
   discovery_prefix: string;
+  discovery_mode: "device" | "entity";
 }
 export interface LxpConfig {
   host: string;
@@ -36,6 +37,8 @@ export interface DbusConfig {
   portal_id: string;
   keepalive: number;
   read_only: boolean;
+  /** Comma-separated <type>/<instance>/<path> items announced to Home Assistant ("" or absent: none). */
+  discovery_paths?: string;
 }
 export type LogLevelName = "debug" | "info" | "warn" | "error";
 export interface Config {
@@ -67,6 +70,20 @@ export interface FieldSpec {
   default?: string | number | boolean;
   required?: boolean;
   doc: string;
+}
+
+/** `a/0/B/C, d/1/E` → ["a/0/B/C", "d/1/E"] (empty entries dropped). */
+export function splitDiscoveryPaths(text: string): string[] {
+  return text.split(",").map((p) => p.trim()).filter((p) => p !== "");
+}
+
+function checkDiscoveryPaths(text: string): string | undefined {
+  for (const p of splitDiscoveryPaths(text)) {
+    if (!/^[A-Za-z0-9_]+\/[0-9]+(\/[A-Za-z0-9_]+)+$/.test(p)) {
+      return `"${p}" is not <type>/<instance>/<path>, e.g. system/0/Dc/Battery/Soc`;
+    }
+  }
+  return undefined;
 }
 
 /** The schema: one entry per section and key. config.example.ini documents exactly these. */
@@ -144,6 +161,12 @@ export const CONFIG_SCHEMA: Record<
         default: "homeassistant",
         doc: "Home Assistant discovery topic prefix",
       },
+      discovery_mode: {
+        type: { kind: "enum", values: ["device", "entity"] },
+        default: "device",
+        doc:
+          "device: one retained config per device (<discovery_prefix>/device/<id>/config, Home Assistant 2024.11+); entity: one per entity (older Home Assistant)",
+      },
     },
   },
   lxp: {
@@ -206,6 +229,12 @@ export const CONFIG_SCHEMA: Record<
         doc: "seconds notifications flow after a keep-alive; 0 = always publish",
       },
       read_only: { type: { kind: "bool" }, default: false, doc: "refuse W/ write requests" },
+      discovery_paths: {
+        type: { kind: "string", check: checkDiscoveryPaths },
+        default: "",
+        doc:
+          "with [mqtt] discovery: Home Assistant sensors for these <type>/<instance>/<path> items, comma-separated (e.g. system/0/Dc/Battery/Soc, system/0/Ac/Consumption/L1/Power); always published while the bridge runs",
+      },
     },
   },
   log: {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, maskedConfig, parseConfig, renderConfig } from "../src/config.ts";
+import { ConfigError, maskedConfig, parseConfig, renderConfig, splitDiscoveryPaths } from "../src/config.ts";
 import { exampleConfig } from "../src/config_example.ts";
 
 const parse = (text: string, env: Record<string, string> = {}) =>
@@ -30,6 +30,7 @@ Deno.test("empty config: mqtt and log defaults, bridges off", () => {
     reject_unauthorized: true,
     discovery: false,
     discovery_prefix: "homeassistant",
+    discovery_mode: "device",
   });
   assert.equal(c.lxp, undefined);
   assert.equal(c.dbus, undefined);
@@ -50,7 +51,13 @@ Deno.test("types are coerced and defaults filled", () => {
     command_timeout: 2.5,
     silence_timeout: 900,
   });
-  assert.deepEqual(c.dbus, { address: "system", portal_id: "", keepalive: 0, read_only: true });
+  assert.deepEqual(c.dbus, {
+    address: "system",
+    portal_id: "",
+    keepalive: 0,
+    read_only: true,
+    discovery_paths: "",
+  });
 });
 
 Deno.test("every problem is listed at once, naming section, key and value", () => {
@@ -87,7 +94,7 @@ Deno.test("env overrides the file, and creates sections", () => {
   assert.equal(c.dbus?.address, "unix:path=/tmp/x");
   assert.deepEqual(problems("", { ESS2MQTT_NOPE_X: "1", ESS2MQTT_MQTT_NOPE: "2" }), [
     "env ESS2MQTT_NOPE_X: unknown section (known: mqtt, lxp, dbus, log)",
-    "env ESS2MQTT_MQTT_NOPE: unknown key (known: uri, prefix, listen, username, password, client_id, ca, cert, key, reject_unauthorized, discovery, discovery_prefix)",
+    "env ESS2MQTT_MQTT_NOPE: unknown key (known: uri, prefix, listen, username, password, client_id, ca, cert, key, reject_unauthorized, discovery, discovery_prefix, discovery_mode)",
   ]);
 });
 
@@ -113,4 +120,22 @@ Deno.test("config.example.ini is the generated example and parses", async () => 
   const c = parse(text);
   assert.equal(c.lxp?.serial, "0123456789");
   assert.equal(c.dbus?.keepalive, 60);
+});
+
+Deno.test("discovery_mode is device or entity; discovery_paths are <type>/<instance>/<path> items", () => {
+  assert.equal(parse("[mqtt]\ndiscovery_mode = entity\n").mqtt.discovery_mode, "entity");
+  const c = parse("[dbus]\ndiscovery_paths = system/0/Dc/Battery/Soc, system/0/Ac/Consumption/L1/Power\n");
+  assert.deepEqual(splitDiscoveryPaths(c.dbus!.discovery_paths!), [
+    "system/0/Dc/Battery/Soc",
+    "system/0/Ac/Consumption/L1/Power",
+  ]);
+  assert.deepEqual(
+    problems(
+      "[mqtt]\ndiscovery_mode = both\n[dbus]\ndiscovery_paths = system/0/Dc/Battery/Soc, Dc/Battery/Soc\n",
+    ),
+    [
+      'config.ini [mqtt] discovery_mode: must be one of device, entity (got "both")',
+      'config.ini [dbus] discovery_paths: "Dc/Battery/Soc" is not <type>/<instance>/<path>, e.g. system/0/Dc/Battery/Soc (got "system/0/Dc/Battery/Soc, Dc/Battery/Soc")',
+    ],
+  );
 });

@@ -388,7 +388,7 @@ Deno.test("a retained command is ignored with a warning and never executed (repl
 });
 
 Deno.test("embedded broker: serve with no [mqtt] uri works with mosquitto_pub/sub; HA discovery is retained", async () => {
-  const r = await rig({ embedded: true, mqttExtra: "discovery = true" });
+  const r = await rig({ embedded: true, mqttExtra: "discovery = true\ndiscovery_mode = entity" });
   const ha = mosquittoSub(r.brokerPort, ["homeassistant/#"]);
   try {
     const line = await ha.waitFor((l) =>

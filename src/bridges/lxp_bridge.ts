@@ -9,7 +9,9 @@ import { FN_READ_HOLD, FN_READ_INPUT, FN_WRITE_SINGLE, type Packet } from "../lx
 import { BLOCK_SIZE, BLOCK_START, decodeInputReply, stringifyInputs } from "../lxp/inputs.ts";
 import { type CommandPlan, NAMED_COMMANDS, planCommand } from "../lxp/commands.ts";
 import type { LxpClient } from "../lxp/client.ts";
-import { discoveryMessages } from "../lxp/discovery.ts";
+import { discoveryMessages, inverterDeviceId } from "../lxp/discovery.ts";
+import type { DiscoveryMode } from "../mqtt/ha_discovery.ts";
+import { HaAnnouncer } from "./ha_announcer.ts";
 
 /** The part of LxpClient the bridge uses (lets tests and the TUI share it). */
 export type InverterLink = Pick<
@@ -19,8 +21,8 @@ export type InverterLink = Pick<
 
 export interface LxpBridgeOptions {
   prefix: string;
-  /** Publish Home Assistant discovery (retained) on every MQTT connect. */
-  discovery?: { discoveryPrefix: string; datalog: string; serial: string };
+  /** Publish Home Assistant discovery (retained) on every MQTT connect and when Home Assistant comes online. */
+  discovery?: { discoveryPrefix: string; datalog: string; serial: string; mode?: DiscoveryMode };
   /** How long a command may wait for the inverter link before it FAILs, in ms. */
   commandTimeoutMs: number;
 }
@@ -47,10 +49,24 @@ export class LxpBridge {
   private idleWaiters: (() => void)[] = [];
   private unsubscribers: (() => void)[] = [];
   private stopped = false;
+  /** Publishes the discovery configs (undefined without `discovery`). */
+  readonly announcer?: HaAnnouncer;
 
   constructor(
     private readonly o: LxpBridgeOptions & { inverter: InverterLink; mqtt: MqttLink; logger: Logger },
-  ) {}
+  ) {
+    const d = o.discovery;
+    if (d) {
+      this.announcer = new HaAnnouncer({
+        mqtt: o.mqtt,
+        discoveryPrefix: d.discoveryPrefix,
+        deviceId: inverterDeviceId(d.datalog),
+        mode: d.mode ?? "device",
+        messages: () => discoveryMessages({ prefix: o.prefix, ...d }),
+        logger: o.logger,
+      });
+    }
+  }
 
   private topic(rest: string) {
     return `${this.o.prefix}/${rest}`;
@@ -66,6 +82,7 @@ export class LxpBridge {
     );
     this.unsubscribers.push(mqtt.onConnect(() => this.publishAvailability()));
     mqtt.subscribe(this.topic("cmd/#"), (m) => this.onCommand(m));
+    this.announcer?.start();
     if (mqtt.connected) this.publishAvailability();
     signal?.addEventListener("abort", () => void this.stop(), { once: true });
   }
@@ -75,6 +92,7 @@ export class LxpBridge {
     if (this.stopped) return;
     this.stopped = true;
     for (const u of this.unsubscribers) u();
+    this.announcer?.stop();
     for (const job of this.queue.splice(0)) this.finish(job, false, "bridge stopping");
     await this.idle();
     this.o.mqtt.publish(this.topic("status"), "offline", { retain: true, qos: 1 });
@@ -87,11 +105,7 @@ export class LxpBridge {
   }
 
   private publishAvailability() {
-    if (this.o.discovery) {
-      for (const m of discoveryMessages({ prefix: this.o.prefix, ...this.o.discovery })) {
-        this.o.mqtt.publish(m.topic, m.payload, { retain: true, qos: 1 });
-      }
-    }
+    this.announcer?.announce();
     this.o.mqtt.publish(this.topic("status"), "online", { retain: true, qos: 1 });
     this.o.mqtt.publish(this.topic("inverter"), this.o.inverter.connected ? "online" : "offline", {
       retain: true,

@@ -25,6 +25,8 @@ import {
   relativeTopic,
   variantToJson,
 } from "../venus/topics.ts";
+import type { HaAnnouncer } from "./ha_announcer.ts";
+import { venusAnnouncer, type VenusDiscoveryConfig } from "./venus_ha.ts";
 
 export interface VenusBridgeOptions {
   config: DbusConfig;
@@ -37,6 +39,8 @@ export interface VenusBridgeOptions {
   /** MAC lookup for the portal id fallback (tests). */
   macAddress?: () => string | undefined;
   env?: (k: string) => string | undefined;
+  /** Home Assistant sensors for these `<type>/<instance>/<path>` items, which stay published. */
+  discovery?: VenusDiscoveryConfig;
 }
 
 interface Item {
@@ -122,6 +126,9 @@ export class VenusBridge {
   private started = false;
   private stopped = false;
   private offConnect?: () => void;
+  /** Items announced to Home Assistant: kept published, as by a keep-alive that never lapses. */
+  private readonly pinned: Set<string>;
+  announcer?: HaAnnouncer;
   // forced republish rate limit (3/s, like dbus-flashmq)
   private republishTokens = 3;
   private republishTimer?: ReturnType<typeof setTimeout>;
@@ -145,6 +152,7 @@ export class VenusBridge {
     this.logger = o.logger;
     this.config = o.config;
     this.ttlMs = o.keepaliveMs ?? Math.round(o.config.keepalive * 1000);
+    this.pinned = new Set(o.discovery?.paths ?? []);
     this.link = new DbusLink(
       { address: o.config.address, callTimeoutMs: o.callTimeoutMs, env: o.env },
       o.logger.child({ component: "dbus" }),
@@ -211,6 +219,17 @@ export class VenusBridge {
     });
     // Items were built before the portal id was known: build their topics now.
     for (const s of this.svcs.values()) this.buildItems(s);
+    if (this.o.discovery) { // Home Assistant discovery (./venus_ha.ts)
+      this.announcer = await venusAnnouncer({
+        ...this.o.discovery,
+        portal: this.portalId,
+        mqtt: this.mqtt,
+        logger: this.logger,
+        serviceName: (key) => this.byKey.get(key)?.info.name,
+        getText: (service, path) => this.link.getText(service, path),
+      });
+      this.announcer?.start();
+    }
     // Resolve only once the broker has the subscriptions: a request sent after start() is never lost.
     await Promise.all([
       this.mqtt.subscribeAsync(`R/${this.portalId}/#`, (m) => this.handleMessage(m)),
@@ -226,6 +245,7 @@ export class VenusBridge {
     clearTimeout(this.expiryTimer);
     clearTimeout(this.republishTimer);
     this.offConnect?.();
+    this.announcer?.stop();
     await this.link.stop();
   }
 
@@ -281,7 +301,7 @@ export class VenusBridge {
 
   /** Is the item covered by a live keep-alive filter? */
   private wanted(it: Item): boolean {
-    if (it.serial || this.always || this.allFilter) return true;
+    if (it.serial || this.always || this.allFilter || this.pinned.has(it.rel)) return true;
     if (this.filters.size === 0) return false;
     if (it.matchGen !== this.filterGen) {
       const levels = it.levels ??= it.rel.split("/");
@@ -332,6 +352,7 @@ export class VenusBridge {
     if (this.stopped || !this.portalId) return;
     const t0 = performance.now();
     this.out(`N/${this.portalId}/keepalive`, encodeValuePayload(1), { retain: true });
+    this.announcer?.announce();
     for (const topic of this.pendingClears) this.out(topic, "", { retain: true });
     this.pendingClears.clear();
     // Serial: always there (the system service's value, else the portal id).

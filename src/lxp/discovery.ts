@@ -1,10 +1,27 @@
-// PURE: Home Assistant MQTT discovery for the LuxPower bridge, read from the one register table:
-// a sensor per key of the inputs JSON that has a unit or a device class, a switch for each boolean command
-// and a number for each integer command of the command table (state from hold/<reg>, commands on cmd/<name>).
+// PURE: Home Assistant MQTT discovery for the LuxPower bridge, read from the one register table, the
+// command table and the slot table:
+// - a sensor per key of inputs/1..4 (name, unit, classes, icon, diagnostic category from the register
+//   table; sums/differences from its derived-key entries), except the keys in NOT_EXPOSED;
+// - text sensors decoding the status code and the fault/warning bits: the texts are computed by Home
+//   Assistant from the state topic's JSON with a value_template generated from the table's texts, so the
+//   octolux topics stay as they are and no extra state topic is needed;
+// - a switch per boolean command and a number per integer command (state from hold/<reg>, commands on
+//   cmd/<name> with payloads the bridge accepts: "on"/"off", a plain integer);
+// - a text entity per time-of-use slot (HH:MM-HH:MM on cmd/<kind>_slot/<n>, state slot/<kind>/<n>).
 
-import { blockKeys, type InputBlock, inputKeyDef } from "./inputs.ts";
-import { findRegister } from "./registers.ts";
+import { blockKeys, type InputBlock, inputKeyInfo } from "./inputs.ts";
+import { FAULT_TEXTS, findRegister, type RegisterDef, STATUS_TEXTS, WARNING_TEXTS } from "./registers.ts";
 import { COMMANDS } from "./commands.ts";
+import { SLOT_KINDS, SLOT_NUMBERS } from "./slots.ts";
+import {
+  type DiscoveryMessage,
+  type DiscoveryMode,
+  discoveryPayloads,
+  type HaComponent,
+  type HaDeviceSpec,
+} from "../mqtt/ha_discovery.ts";
+
+export type { DiscoveryMessage } from "../mqtt/ha_discovery.ts";
 
 export interface DiscoveryOptions {
   /** Topic prefix of the bridge (octolux). */
@@ -13,79 +30,177 @@ export interface DiscoveryOptions {
   discoveryPrefix: string;
   datalog: string;
   serial: string;
+  /** device (one config with every entity; default) or entity (one config per entity). */
+  mode?: DiscoveryMode;
 }
 
-export interface DiscoveryMessage {
-  topic: string;
-  payload: string;
+/** Keys of inputs/1..4 that get no entity, and why. */
+export const NOT_EXPOSED: Readonly<Record<string, string>> = Object.fromEntries([
+  ...Array.from(
+    { length: 10 },
+    (_, n) => [`bat_status_${n}`, "raw BMS status byte whose meaning is undocumented"],
+  ),
+  ["bat_status_inv", "raw battery status byte whose meaning is undocumented"],
+]);
+
+/** The pattern of a slot text entity: HH:MM-HH:MM, 24-hour clock. */
+export const SLOT_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+const ICONS: Readonly<Record<string, string>> = {
+  ac_charge: "mdi:transmission-tower-import",
+  forced_discharge: "mdi:battery-arrow-down",
+  charge_priority: "mdi:battery-arrow-up",
+  charge_pct: "mdi:battery-charging",
+  discharge_pct: "mdi:battery-minus",
+  charge_amount_pct: "mdi:battery-lock",
+  slot: "mdi:clock-time-four-outline",
+};
+
+/** A Jinja string literal. */
+const q = (s: string) => `'${s.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+
+/** A Jinja dict literal {code: 'text', …}, codes ascending. */
+function jinjaDict(table: Readonly<Record<number, string>>): string {
+  const entries = Object.entries(table).map(([k, v]) => [Number(k), v] as const).sort((a, b) => a[0] - b[0]);
+  return `{${entries.map(([k, v]) => `${k}: ${q(v)}`).join(", ")}}`;
 }
 
-export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
-  const id = `ess2mqtt_${o.datalog.toLowerCase()}`;
-  const device = {
-    identifiers: [id],
-    manufacturer: "LuxPower",
-    model: "LXP inverter",
-    name: `LuxPower ${o.serial}`,
-    serial_number: o.serial,
+/** statusText(code) as a Jinja template over the state JSON. */
+function statusTemplate(key: string): string {
+  return `{{ ${
+    jinjaDict(STATUS_TEXTS)
+  }.get(value_json.${key}, 'unknown status 0x%02x' | format(value_json.${key})) }}`;
+}
+
+/** faultTexts/warningTexts joined with ", " ("none" when no bit is set; cut to HA's 255 characters). */
+function bitsTemplate(key: string, letter: string, table: Readonly<Record<number, string>>): string {
+  return `{% set t = ${jinjaDict(table)} %}{% set v = value_json.${key} | int %}` +
+    `{% set ns = namespace(s=[]) %}{% for b in range(32) if (v // 2 ** b) % 2 == 1 %}` +
+    `{% set ns.s = ns.s + ['${letter}%03d %s' | format(b, t.get(b, 'unknown'))] %}{% endfor %}` +
+    `{{ (ns.s | join(', ') or 'none')[:255] }}`;
+}
+
+function sensor(key: string, block: InputBlock, prefix: string): HaComponent[] {
+  const info = inputKeyInfo(key);
+  if (!info) throw new Error(`discovery: no register-table entry for inputs key "${key}"`);
+  const stateTopic = `${prefix}/inputs/${block}`;
+  const options: Record<string, unknown> = {
+    state_topic: stateTopic,
+    value_template: `{{ value_json.${key} }}`,
   };
-  const availability = [
-    { topic: `${o.prefix}/status` },
-    { topic: `${o.prefix}/inverter` },
-  ];
-  const base = { device, availability, availability_mode: "all" };
-  const out: DiscoveryMessage[] = [];
-  const add = (component: string, object: string, config: Record<string, unknown>) =>
-    out.push({
-      topic: `${o.discoveryPrefix}/${component}/${id}/${object}/config`,
-      payload: JSON.stringify({
-        ...config,
-        ...base,
-        unique_id: `${id}_${object}`,
-        object_id: `${id}_${object}`,
-      }),
-    });
+  if (info.unit) options.unit_of_measurement = info.unit;
+  if (info.deviceClass) options.device_class = info.deviceClass;
+  if (info.stateClass) options.state_class = info.stateClass;
+  if (info.diagnostic) options.entity_category = "diagnostic";
+  if (info.icon) options.icon = info.icon;
+  const out: HaComponent[] = [{ key, platform: "sensor", name: info.name, options }];
+  const def = info as RegisterDef;
+  if (def.textName && (def.kind === "status" || def.kind === "fault" || def.kind === "warning")) {
+    const template = def.kind === "status" ? statusTemplate(key) : bitsTemplate(
+      key,
+      def.kind === "fault" ? "E" : "W",
+      def.kind === "fault" ? FAULT_TEXTS : WARNING_TEXTS,
+    );
+    const text: Record<string, unknown> = { state_topic: stateTopic, value_template: template };
+    if (def.kind !== "status") text.entity_category = "diagnostic";
+    if (def.icon) text.icon = def.icon;
+    out.push({ key: `${def.kind}_text`, platform: "sensor", name: def.textName, options: text });
+  }
+  return out;
+}
 
+/** Every entity of the inverter, in order: sensors by block, switches, numbers, slots. */
+export function inverterComponents(prefix: string): HaComponent[] {
+  const out: HaComponent[] = [];
   for (const block of [1, 2, 3, 4] as InputBlock[]) {
     for (const key of blockKeys(block)) {
-      const def = inputKeyDef(key);
-      if (!def || (!def.unit && !def.deviceClass)) continue;
-      const config: Record<string, unknown> = {
-        name: key === def.key || key === def.octoluxKey ? def.name : key.replaceAll("_", " "),
-        state_topic: `${o.prefix}/inputs/${block}`,
-        value_template: `{{ value_json.${key} }}`,
-      };
-      if (def.unit) config.unit_of_measurement = def.unit;
-      if (def.deviceClass) config.device_class = def.deviceClass;
-      if (def.stateClass) config.state_class = def.stateClass;
-      add("sensor", key, config);
+      if (key in NOT_EXPOSED) continue;
+      out.push(...sensor(key, block, prefix));
     }
   }
   for (const c of COMMANDS) {
-    const common = {
+    if (c.value.kind !== "bool") continue;
+    out.push({
+      key: c.name,
+      platform: "switch",
       name: c.label,
-      command_topic: `${o.prefix}/cmd/${c.name}`,
-      state_topic: `${o.prefix}/hold/${c.register}`,
-    };
-    if (c.value.kind === "bool") {
-      add("switch", c.name, {
-        ...common,
+      options: {
+        command_topic: `${prefix}/cmd/${c.name}`,
         payload_on: "on",
         payload_off: "off",
+        state_topic: `${prefix}/hold/${c.register}`,
         value_template: `{{ 'on' if ((value | int) // ${2 ** c.value.bit}) % 2 == 1 else 'off' }}`,
         state_on: "on",
         state_off: "off",
-      });
-    } else {
-      add("number", c.name, {
-        ...common,
+        icon: ICONS[c.name],
+      },
+    });
+  }
+  for (const c of COMMANDS) {
+    if (c.value.kind !== "int") continue;
+    out.push({
+      key: c.name,
+      platform: "number",
+      name: c.label,
+      options: {
+        command_topic: `${prefix}/cmd/${c.name}`,
+        command_template: "{{ value | int }}",
+        state_topic: `${prefix}/hold/${c.register}`,
         min: c.value.min,
         max: c.value.max,
         step: 1,
         mode: "box",
         unit_of_measurement: findRegister("hold", c.register)?.unit || "%",
+        icon: ICONS[c.name],
+      },
+    });
+  }
+  for (const kind of SLOT_KINDS) {
+    for (const n of SLOT_NUMBERS) {
+      out.push({
+        key: `${kind.name}_slot_${n}`,
+        platform: "text",
+        name: `${kind.label} slot ${n}`,
+        options: {
+          command_topic: `${prefix}/cmd/${kind.name}_slot/${n}`,
+          command_template: "{{ value }}",
+          state_topic: `${prefix}/slot/${kind.name}/${n}`,
+          min: 11,
+          max: 11,
+          mode: "text",
+          pattern: SLOT_PATTERN,
+          entity_category: "config",
+          icon: ICONS.slot,
+        },
       });
     }
   }
   return out;
+}
+
+/** The device id of an inverter: "ess2mqtt_<datalog, lower case>". */
+export function inverterDeviceId(datalog: string): string {
+  return `ess2mqtt_${datalog.toLowerCase()}`;
+}
+
+export function inverterDeviceSpec(o: DiscoveryOptions): HaDeviceSpec {
+  const id = inverterDeviceId(o.datalog);
+  return {
+    discoveryPrefix: o.discoveryPrefix,
+    id,
+    device: {
+      identifiers: [id],
+      name: `LuxPower ${o.serial}`,
+      manufacturer: "LuxPower",
+      model: "LXP inverter",
+      serial_number: o.serial,
+    },
+    availability: [{ topic: `${o.prefix}/status` }, { topic: `${o.prefix}/inverter` }],
+    components: inverterComponents(o.prefix),
+  };
+}
+
+/** The retained discovery messages of the inverter (one in device mode, one per entity in entity mode). */
+export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
+  return discoveryPayloads(o.mode ?? "device", inverterDeviceSpec(o));
 }

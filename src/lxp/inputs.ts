@@ -8,7 +8,14 @@
 // Registers 81/82 (max charge/discharge current) are ÷100 on every path (separate block 3 and the
 // 0–126 frame), so both paths give identical objects.
 
-import { findByKey, findRegister, type RegisterDef, scaledValue } from "./registers.ts";
+import {
+  type DerivedInputDef,
+  findByKey,
+  findDerivedInput,
+  findRegister,
+  type RegisterDef,
+  scaledValue,
+} from "./registers.ts";
 
 export type InputBlock = 1 | 2 | 3 | 4;
 
@@ -304,4 +311,12 @@ export function inputKeyBlock(key: string): InputBlock | undefined {
     if (fields.some((f) => f.key === key)) return Number(block) as InputBlock;
   }
   return undefined;
+}
+
+/**
+ * What describes a key of the inputs JSON (name, unit, Home Assistant classes, icon, diagnostic): the
+ * derived-key entry for sums and differences, else the register-table entry; undefined for unknown keys.
+ */
+export function inputKeyInfo(key: string): DerivedInputDef | RegisterDef | undefined {
+  return findDerivedInput(key) ?? DEF_BY_KEY.get(key);
 }

@@ -32,6 +32,9 @@ export interface RegisterDef {
   byte?: "lo" | "hi"; // 8-bit value held in the low / high byte of the register
   kind?: RegisterKind; // special decoding / formatting (default "number")
   generic?: boolean; // placeholder entry for a register the sources do not describe
+  icon?: string; // Home Assistant icon (mdi:…) where the device class gives none
+  diagnostic?: boolean; // Home Assistant entity_category "diagnostic"
+  textName?: string; // name of the decoded-text entity (status, fault and warning bits)
 }
 
 type Opt = Partial<Omit<RegisterDef, "bank" | "register" | "key" | "name">>;
@@ -59,6 +62,9 @@ const ASCII: Opt = { scale: 1, unit: "", kind: "ascii" };
 const BITS: Opt = { scale: 1, unit: "", kind: "bits" };
 const HEXC: Opt = { scale: 1, unit: "", kind: "hex" };
 const SECS: Opt = { scale: 1, unit: "s" };
+const DIAG: Opt = { diagnostic: true };
+const ICON_FAULT = "mdi:alert-circle-outline";
+const ICON_WARNING = "mdi:alert-outline";
 
 function def(bank: "input" | "hold", register: number, key: string, name: string, o: Opt = RAW): RegisterDef {
   const d: RegisterDef = {
@@ -77,6 +83,9 @@ function def(bank: "input" | "hold", register: number, key: string, name: string
   if (o.byte !== undefined) d.byte = o.byte;
   if (o.kind !== undefined && o.kind !== "number") d.kind = o.kind;
   if (o.generic) d.generic = true;
+  if (o.icon !== undefined) d.icon = o.icon;
+  if (o.diagnostic) d.diagnostic = true;
+  if (o.textName !== undefined) d.textName = o.textName;
   return d;
 }
 
@@ -105,7 +114,14 @@ function complete(bank: "input" | "hold", last: number, defs: RegisterDef[], pre
 const i = (register: number, key: string, name: string, o: Opt = RAW) => def("input", register, key, name, o);
 
 export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
-  i(0, "status", "Inverter status", { ...RAW, octoluxKey: "status", kind: "status" }),
+  i(0, "status", "Inverter status code", {
+    ...RAW,
+    octoluxKey: "status",
+    kind: "status",
+    icon: "mdi:information-outline",
+    diagnostic: true,
+    textName: "Inverter status",
+  }),
   i(1, "v_pv_1", "PV1 voltage", V10),
   i(2, "v_pv_2", "PV2 voltage", V10),
   i(3, "v_pv_3", "PV3 voltage", V10),
@@ -117,8 +133,13 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
     deviceClass: "battery",
     stateClass: "measurement",
   }),
-  i(5, "soh", "Battery state of health", { ...PCT, byte: "hi", stateClass: "measurement" }),
-  i(6, "internal_fault", "Internal fault code", HEXC),
+  i(5, "soh", "Battery state of health", {
+    ...PCT,
+    byte: "hi",
+    stateClass: "measurement",
+    icon: "mdi:battery-heart-variant",
+  }),
+  i(6, "internal_fault", "Internal fault code", { ...HEXC, ...DIAG, icon: ICON_FAULT }),
   i(7, "p_pv_1", "PV1 power", W),
   i(8, "p_pv_2", "PV2 power", W),
   i(9, "p_pv_3", "PV3 power", W),
@@ -156,8 +177,8 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
   i(35, "e_eps_day", "EPS energy today", { ...KWH, octoluxKey: "e_eps_day" }),
   i(36, "e_to_grid_day", "Export energy today", { ...KWH, octoluxKey: "e_to_grid_day" }),
   i(37, "e_to_user_day", "Import energy today", { ...KWH, octoluxKey: "e_to_user_day" }),
-  i(38, "v_bus_1", "Bus voltage 1", { ...V10, octoluxKey: "v_bus_1" }),
-  i(39, "v_bus_2", "Bus voltage 2", { ...V10, octoluxKey: "v_bus_2" }),
+  i(38, "v_bus_1", "Bus voltage 1", { ...V10, ...DIAG, octoluxKey: "v_bus_1" }),
+  i(39, "v_bus_2", "Bus voltage 2", { ...V10, ...DIAG, octoluxKey: "v_bus_2" }),
   i(40, "e_pv_all_1", "PV1 energy total", KWH32),
   i(42, "e_pv_all_2", "PV2 energy total", KWH32),
   i(44, "e_pv_all_3", "PV3 energy total", KWH32),
@@ -168,14 +189,29 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
   i(54, "e_eps_all", "EPS energy total", { ...KWH32, octoluxKey: "e_eps_all" }),
   i(56, "e_to_grid_all", "Export energy total", { ...KWH32, octoluxKey: "e_to_grid_all" }),
   i(58, "e_to_user_all", "Import energy total", { ...KWH32, octoluxKey: "e_to_user_all" }),
-  i(60, "fault_code", "Fault code bits", { ...RAW, words: 2, kind: "fault" }),
-  i(62, "warning_code", "Warning code bits", { ...RAW, words: 2, kind: "warning" }),
-  i(64, "t_inner", "Internal temperature", { ...DEGC, octoluxKey: "t_inner" }),
-  i(65, "t_rad_1", "Radiator 1 temperature", { ...DEGC, octoluxKey: "t_rad_1" }),
-  i(66, "t_rad_2", "Radiator 2 temperature", { ...DEGC, octoluxKey: "t_rad_2" }),
-  i(67, "t_bat", "Battery temperature (lead-acid sensor)", DEGC),
+  i(60, "fault_code", "Fault code bits", {
+    ...RAW,
+    ...DIAG,
+    words: 2,
+    kind: "fault",
+    icon: ICON_FAULT,
+    textName: "Faults",
+  }),
+  i(62, "warning_code", "Warning code bits", {
+    ...RAW,
+    ...DIAG,
+    words: 2,
+    kind: "warning",
+    icon: ICON_WARNING,
+    textName: "Warnings",
+  }),
+  i(64, "t_inner", "Internal temperature", { ...DEGC, ...DIAG, octoluxKey: "t_inner" }),
+  i(65, "t_rad_1", "Radiator 1 temperature", { ...DEGC, ...DIAG, octoluxKey: "t_rad_1" }),
+  i(66, "t_rad_2", "Radiator 2 temperature", { ...DEGC, ...DIAG, octoluxKey: "t_rad_2" }),
+  i(67, "t_bat", "Battery temperature (lead-acid sensor)", { ...DEGC, ...DIAG }),
   i(69, "runtime", "Running time (cumulative)", {
     ...SECS,
+    ...DIAG,
     words: 2,
     deviceClass: "duration",
     stateClass: "total_increasing",
@@ -187,10 +223,22 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
   i(75, "auto_test_trip_time", "Auto test trip time", { ...RAW, unit: "ms" }),
   i(77, "ac_input_type", "AC input type (0 grid, 1 generator)", RAW),
   i(80, "bat_type", "Battery type / brand", HEXC),
-  i(81, "max_chg_curr", "Max charge current (BMS)", { ...A100, octoluxKey: "max_chg_curr" }),
-  i(82, "max_dischg_curr", "Max discharge current (BMS)", { ...A100, octoluxKey: "max_dischg_curr" }),
-  i(83, "charge_volt_ref", "Charge voltage reference (BMS)", { ...V10, octoluxKey: "charge_volt_ref" }),
-  i(84, "dischg_cut_volt", "Discharge cut-off voltage (BMS)", { ...V10, octoluxKey: "dischg_cut_volt" }),
+  i(81, "max_chg_curr", "Max charge current (BMS)", { ...A100, ...DIAG, octoluxKey: "max_chg_curr" }),
+  i(82, "max_dischg_curr", "Max discharge current (BMS)", {
+    ...A100,
+    ...DIAG,
+    octoluxKey: "max_dischg_curr",
+  }),
+  i(83, "charge_volt_ref", "Charge voltage reference (BMS)", {
+    ...V10,
+    ...DIAG,
+    octoluxKey: "charge_volt_ref",
+  }),
+  i(84, "dischg_cut_volt", "Discharge cut-off voltage (BMS)", {
+    ...V10,
+    ...DIAG,
+    octoluxKey: "dischg_cut_volt",
+  }),
   ...Array.from(
     { length: 10 },
     (_, n) =>
@@ -201,11 +249,11 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
       }),
   ),
   i(95, "bat_status_inv", "Battery status (inverter)", { ...RAW, byte: "lo", octoluxKey: "bat_status_inv" }),
-  i(96, "bat_count", "Batteries in parallel", RAW),
-  i(97, "bat_capacity", "Battery capacity", { ...RAW, unit: "Ah" }),
+  i(96, "bat_count", "Batteries in parallel", { ...RAW, ...DIAG, icon: "mdi:car-battery" }),
+  i(97, "bat_capacity", "Battery capacity", { ...RAW, ...DIAG, unit: "Ah", icon: "mdi:battery-high" }),
   i(98, "bat_current", "Battery current (BMS)", { ...A100, signed: true }),
-  i(99, "bms_event_1", "BMS fault code", HEXC),
-  i(100, "bms_event_2", "BMS warning code", HEXC),
+  i(99, "bms_event_1", "BMS fault code", { ...HEXC, ...DIAG, icon: ICON_FAULT }),
+  i(100, "bms_event_2", "BMS warning code", { ...HEXC, ...DIAG, icon: ICON_WARNING }),
   i(101, "max_cell_voltage", "Max cell voltage", {
     scale: 1000,
     unit: "V",
@@ -218,11 +266,20 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
     deviceClass: "voltage",
     stateClass: "measurement",
   }),
-  i(103, "max_cell_temp", "Max cell temperature", DEGC10),
-  i(104, "min_cell_temp", "Min cell temperature", DEGC10),
-  i(105, "bms_fw_update_state", "BMS firmware update state (1 upgrading, 2 ok, 3 failed)", RAW),
-  i(106, "cycle_count", "Battery cycle count", RAW),
-  i(107, "vbat_inv", "Battery voltage (inverter sample)", V10),
+  i(103, "max_cell_temp", "Max cell temperature", { ...DEGC10, ...DIAG }),
+  i(104, "min_cell_temp", "Min cell temperature", { ...DEGC10, ...DIAG }),
+  i(105, "bms_fw_update_state", "BMS firmware update state (1 upgrading, 2 ok, 3 failed)", {
+    ...RAW,
+    ...DIAG,
+    icon: "mdi:update",
+  }),
+  i(106, "cycle_count", "Battery cycle count", {
+    ...RAW,
+    ...DIAG,
+    stateClass: "total_increasing",
+    icon: "mdi:battery-sync",
+  }),
+  i(107, "vbat_inv", "Battery voltage (inverter sample)", { ...V10, ...DIAG }),
   ...Array.from(
     { length: 5 },
     (_, n) => i(108 + n, `t_bat_${n + 1}`, `Battery temperature T${n + 1}`, DEGC10),
@@ -232,7 +289,7 @@ export const INPUT_REGISTERS: readonly RegisterDef[] = complete("input", 159, [
     { length: 5 },
     (_, n) => i(115 + n, `serial_${n + 1}`, `Inverter serial chars ${2 * n + 1}–${2 * n + 2}`, ASCII),
   ),
-  i(120, "v_bus_p", "Half bus voltage", V10),
+  i(120, "v_bus_p", "Half bus voltage", { ...V10, ...DIAG }),
   i(121, "v_gen", "Generator voltage", V10),
   i(122, "f_gen", "Generator frequency", HZ100),
   i(123, "p_gen", "Generator power", W),
@@ -423,6 +480,56 @@ export const HOLD_REGISTERS: readonly RegisterDef[] = complete("hold", 239, [
 ], "hold");
 
 // ---------------------------------------------------------------------------------------------------------
+// Keys of the inputs JSON that are sums or differences of registers (inputs.ts computes them), with the
+// same descriptive fields as a register entry.
+
+export interface DerivedInputDef {
+  key: string;
+  name: string;
+  unit: string;
+  deviceClass?: string;
+  stateClass?: string;
+  icon?: string;
+  diagnostic?: boolean;
+}
+
+export const DERIVED_INPUTS: readonly DerivedInputDef[] = [
+  { key: "p_pv", name: "PV power", unit: "W", deviceClass: "power", stateClass: "measurement" },
+  {
+    key: "e_pv_day",
+    name: "PV energy today",
+    unit: "kWh",
+    deviceClass: "energy",
+    stateClass: "total_increasing",
+  },
+  {
+    key: "e_pv_all",
+    name: "PV energy total",
+    unit: "kWh",
+    deviceClass: "energy",
+    stateClass: "total_increasing",
+  },
+  {
+    key: "p_battery",
+    name: "Battery power (+ charge, − discharge)",
+    unit: "W",
+    deviceClass: "power",
+    stateClass: "measurement",
+  },
+  {
+    key: "p_grid",
+    name: "Grid power (+ import, − export)",
+    unit: "W",
+    deviceClass: "power",
+    stateClass: "measurement",
+  },
+];
+
+export function findDerivedInput(key: string): DerivedInputDef | undefined {
+  return DERIVED_INPUTS.find((d) => d.key === key);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Lookup and value decoding
 
 const INPUT_BY_REG: (RegisterDef | undefined)[] = [];
@@ -602,7 +709,7 @@ export function decodeBits(register: number, raw: number): Record<string, boolea
 // ---------------------------------------------------------------------------------------------------------
 // Status, fault and warning texts
 
-const STATUS: Record<number, string> = {
+export const STATUS_TEXTS: Readonly<Record<number, string>> = {
   0x00: "standby",
   0x01: "fault",
   0x02: "firmware updating",
@@ -622,10 +729,10 @@ const STATUS: Record<number, string> = {
 };
 
 export function statusText(code: number): string {
-  return STATUS[code] ?? `unknown status 0x${code.toString(16).padStart(2, "0")}`;
+  return STATUS_TEXTS[code] ?? `unknown status 0x${code.toString(16).padStart(2, "0")}`;
 }
 
-const FAULTS: Record<number, string> = {
+export const FAULT_TEXTS: Readonly<Record<number, string>> = {
   0: "internal communication fault 1",
   1: "model fault",
   2: "BatOnMos fail",
@@ -653,7 +760,7 @@ const FAULTS: Record<number, string> = {
   31: "internal communication fault 4",
 };
 
-const WARNINGS: Record<number, string> = {
+export const WARNING_TEXTS: Readonly<Record<number, string>> = {
   0: "battery communication failure",
   1: "AFCI communication failure",
   2: "AFCI high",
@@ -683,7 +790,7 @@ const WARNINGS: Record<number, string> = {
   31: "DCV high",
 };
 
-function bitTexts(raw32: number, prefix: string, table: Record<number, string>): string[] {
+function bitTexts(raw32: number, prefix: string, table: Readonly<Record<number, string>>): string[] {
   const out: string[] = [];
   for (let b = 0; b < 32; b++) {
     if (Math.floor(raw32 / 2 ** b) % 2 === 1) {
@@ -695,10 +802,10 @@ function bitTexts(raw32: number, prefix: string, table: Record<number, string>):
 
 /** Set bits of inputs 60–61 → ["E000 internal communication fault 1", …] (lowest bit first). */
 export function faultTexts(raw32: number): string[] {
-  return bitTexts(raw32, "E", FAULTS);
+  return bitTexts(raw32, "E", FAULT_TEXTS);
 }
 
 /** Set bits of inputs 62–63 → ["W000 battery communication failure", …] (lowest bit first). */
 export function warningTexts(raw32: number): string[] {
-  return bitTexts(raw32, "W", WARNINGS);
+  return bitTexts(raw32, "W", WARNING_TEXTS);
 }
