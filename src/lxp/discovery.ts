@@ -5,6 +5,8 @@
 import { blockKeys, type InputBlock, inputKeyDef } from "./inputs.ts";
 import { findRegister } from "./registers.ts";
 import { COMMANDS } from "./commands.ts";
+import { type TopicLayout, topicLayout } from "./topics.ts";
+import { LXP_BRIDGE_KEYS } from "./lxp_bridge_inputs.ts";
 
 export interface DiscoveryOptions {
   /** Topic prefix of the bridge (octolux). */
@@ -13,6 +15,10 @@ export interface DiscoveryOptions {
   discoveryPrefix: string;
   datalog: string;
   serial: string;
+  /** The [lxp.NAME] name when several inverters run: one HA device per inverter, ids made unique by serial. */
+  name?: string;
+  /** Topic names (default: the octolux layout of `prefix`). */
+  layout?: TopicLayout;
 }
 
 export interface DiscoveryMessage {
@@ -21,17 +27,23 @@ export interface DiscoveryMessage {
 }
 
 export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
-  const id = `ess2mqtt_${o.datalog.toLowerCase()}`;
+  // A single inverter keeps the seed's ids; named ones add the serial (a master/slave pair may share a dongle).
+  const id = o.name
+    ? `ess2mqtt_${o.datalog.toLowerCase()}_${o.serial.toLowerCase()}`
+    : `ess2mqtt_${o.datalog.toLowerCase()}`;
+  const layout = o.layout ?? topicLayout({ layout: "octolux", prefix: o.prefix, datalog: o.datalog });
+  const t = (rest: string) => layout.state(rest);
+  const lxpBridge = layout.layout === "lxp-bridge";
   const device = {
     identifiers: [id],
     manufacturer: "LuxPower",
     model: "LXP inverter",
-    name: `LuxPower ${o.serial}`,
+    name: o.name ? `LuxPower ${o.name} (${o.serial})` : `LuxPower ${o.serial}`,
     serial_number: o.serial,
   };
   const availability = [
-    { topic: `${o.prefix}/status` },
-    { topic: `${o.prefix}/inverter` },
+    { topic: layout.status },
+    { topic: t("inverter") },
   ];
   const base = { device, availability, availability_mode: "all" };
   const out: DiscoveryMessage[] = [];
@@ -50,10 +62,13 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
     for (const key of blockKeys(block)) {
       const def = inputKeyDef(key);
       if (!def || (!def.unit && !def.deviceClass)) continue;
+      // lxp-bridge's JSON names registers by the table key (v_ac_r, not octolux's v_acr)
+      const jsonKey = !lxpBridge || LXP_BRIDGE_KEYS[block].includes(key) ? key : def.key;
+      if (lxpBridge && !LXP_BRIDGE_KEYS[block].includes(jsonKey)) continue;
       const config: Record<string, unknown> = {
         name: key === def.key || key === def.octoluxKey ? def.name : key.replaceAll("_", " "),
-        state_topic: `${o.prefix}/inputs/${block}`,
-        value_template: `{{ value_json.${key} }}`,
+        state_topic: t(`inputs/${block}`),
+        value_template: `{{ value_json.${jsonKey} }}`,
       };
       if (def.unit) config.unit_of_measurement = def.unit;
       if (def.deviceClass) config.device_class = def.deviceClass;
@@ -62,10 +77,12 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
     }
   }
   for (const c of COMMANDS) {
+    const command = layout.encodeCommand(c.name, "") ?? layout.encodeCommand(`set_hold/${c.register}`, "");
+    if (!command) continue;
     const common = {
       name: c.label,
-      command_topic: `${o.prefix}/cmd/${c.name}`,
-      state_topic: `${o.prefix}/hold/${c.register}`,
+      command_topic: command.topic,
+      state_topic: t(`hold/${c.register}`),
     };
     if (c.value.kind === "bool") {
       add("switch", c.name, {
