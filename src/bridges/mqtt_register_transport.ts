@@ -51,7 +51,9 @@ export class MqttRegisterTransport implements RegisterTransport {
   }
 
   private onMessage(m: MqttMessage) {
-    if (m.retain) return; // a stale retained value is not an answer to our command
+    // A stale retained value is not an answer to our command. lxp-bridge's layout retains every hold/<reg>,
+    // so there the live ones (retain-as-published) count; replays come right after SUBACK, before any command.
+    if (m.retain && !(this.layout.retainHold && m.topic.startsWith(this.layout.state("hold/")))) return;
     this.seen.push(m);
     for (const w of [...this.waiters]) {
       if (w.pred(m)) {
