@@ -244,3 +244,56 @@ Deno.test("scale-out: three sites, three serve processes, one broker — command
     for (const c of cfgs) await c.remove();
   }
 });
+
+Deno.test("scale-out: the README's mosquitto bridge carries a site's state out and only its commands in", async () => {
+  const central = await startMosquitto();
+  // the site's local broker, bridged to the central one as the README shows (without TLS)
+  const local = await startMosquitto({
+    extra: () => [
+      "connection central",
+      `address 127.0.0.1:${central.port}`,
+      "cleansession true",
+      "notifications true",
+      "notification_topic site1/bridge",
+      "topic site1/status out 1",
+      "topic site1/inverter out 1",
+      "topic site1/inputs/# out 1",
+      "topic site1/hold/# out 1",
+      "topic site1/result/# out 1",
+      "topic site1/cmd/# in 1",
+    ],
+  });
+  const { sim, port } = await startTestSimulator({ seed: 5 });
+  const cfg = await writeConfig(
+    `[mqtt]\nuri = ${local.url}\nprefix = site1\n` +
+      `[lxp]\nhost = 127.0.0.1\nport = ${port}\nserial = ${sim.serial}\ndatalog = ${sim.datalog}\n`,
+  );
+  const sub = mosquittoSub(central.port, ["#"]);
+  let serve: ReturnType<typeof spawnCli> | undefined;
+  try {
+    await sub.waitFor((l) => l === "site1/bridge 1");
+    serve = spawnCli(["-c", cfg.path, "serve"]);
+    await sub.waitFor((l) => l === "site1/inverter online");
+    await sub.waitFor((l) => l.startsWith("site1/inputs/1 {"));
+    await mosquittoPub(central.port, "site1/cmd/discharge_pct", "23");
+    await sub.waitFor((l) => l === "site1/result/discharge_pct OK");
+    assert.equal(sim.holdings[65], 23);
+    // another site's command published at the centre does not come in
+    const before = sim.stats.writes;
+    await mosquittoPub(central.port, "site2/cmd/discharge_pct", "99");
+    await mosquittoPub(central.port, "site1/cmd/read_hold", "65");
+    await sub.waitFor((l) => l === "site1/result/read_hold OK");
+    assert.equal(sim.stats.writes, before);
+    assert.equal(sim.holdings[65], 23);
+    assert.equal(sub.lines.some((l) => l.startsWith("site2/result/")), false);
+    assert.equal(await serve.stop(), 0);
+    serve = undefined;
+  } finally {
+    await serve?.stop();
+    await sub.stop();
+    await sim.stop();
+    await local.stop();
+    await central.stop();
+    await cfg.remove();
+  }
+});
