@@ -340,3 +340,18 @@ Deno.test("config: [mqtt] topics = lxp-bridge defaults the prefix to lxp and nee
     ],
   );
 });
+
+Deno.test("tui state follows one named inverter: its topics, and the shared status", async () => {
+  const { applyMessage, emptyState } = await import("../src/tui/state.ts");
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const base = named.state("inverter").slice(0, -"/inverter".length);
+  const state = emptyState(base, named.status);
+  applyMessage(state, "octolux/status", enc("online"));
+  applyMessage(state, "octolux/garage/inverter", enc("online"));
+  applyMessage(state, "octolux/garage/hold/65", enc("35"));
+  applyMessage(state, "octolux/house/hold/65", enc("99"));
+  assert.equal(state.bridge, "online");
+  assert.equal(state.inverter, "online");
+  assert.deepEqual([...state.holds], [[65, 35]]);
+  assert.equal(emptyState("octolux", "octolux/status").statusTopic, undefined);
+});
