@@ -554,5 +554,7 @@ export function maskedConfig(config: Config): Record<string, unknown> {
   const copy = structuredClone(config) as unknown as Record<string, Record<string, unknown>>;
   if (copy.mqtt?.password) copy.mqtt.password = "***";
   if (typeof copy.mqtt?.uri === "string") copy.mqtt.uri = redactUri(copy.mqtt.uri);
+  // with named inverters, `lxp` is only the first of `inverters`: shown once
+  if ((config.inverters ?? []).some((i) => i.name !== "")) delete copy.lxp;
   return copy;
 }

@@ -9,7 +9,7 @@ import { decodeFrame, fromHex } from "../src/lxp/frame.ts";
 import { planCommand } from "../src/lxp/commands.ts";
 import { isKnownCommand } from "../src/bridges/lxp_bridge.ts";
 import { discoveryMessages } from "../src/lxp/discovery.ts";
-import { ConfigError, parseConfig, renderConfig, selectInverter } from "../src/config.ts";
+import { ConfigError, maskedConfig, parseConfig, renderConfig, selectInverter } from "../src/config.ts";
 import { V } from "./fixtures/lxp_vectors.ts";
 
 const DL = "BA12345678";
@@ -289,6 +289,8 @@ Deno.test("config: [lxp.NAME] sections inherit [lxp], in file order; env ESS2MQT
     ["slave", "10.9.9.9", 8001, 7, 60],
   ]);
   assert.equal(c.lxp?.name, "master");
+  assert.equal(maskedConfig(c).lxp, undefined);
+  assert.equal((maskedConfig(c).inverters as unknown[]).length, 2);
   const text = renderConfig(c);
   assert.match(text, /\[lxp\.master\]\nhost = 10\.0\.0\.1\n/);
   assert.match(text, /\[lxp\.slave\]\nhost = 10\.9\.9\.9\nport = 8001\n/);
