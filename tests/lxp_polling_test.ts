@@ -105,8 +105,8 @@ Deno.test("polling: inputs 1–3 and holdings 0–239 on connect, inputs on ever
       "octolux/result/ac_charge OK",
       "octolux/result/read_hold OK",
     ]);
-    assert.equal(r.bridge.stats.polls, 3 + 6 + 3 + 3);
-    assert.equal(r.bridge.stats.pollFailures, 0);
+    assert.equal(r.bridge.pollStats.reads, 3 + 6 + 3 + 3);
+    assert.equal(r.bridge.pollStats.failures, 0);
     assert.equal(r.bridge.stats.commands, 2);
   } finally {
     await r.close();

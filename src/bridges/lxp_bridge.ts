@@ -65,16 +65,9 @@ interface Job {
 }
 
 export class LxpBridge {
-  readonly stats = {
-    commands: 0,
-    ok: 0,
-    fail: 0,
-    rejected: 0,
-    published: 0,
-    ignored: 0,
-    polls: 0,
-    pollFailures: 0,
-  };
+  readonly stats = { commands: 0, ok: 0, fail: 0, rejected: 0, published: 0, ignored: 0 };
+  /** The bridge's own reads (polling), apart from the commands. */
+  readonly pollStats = { reads: 0, failures: 0 };
   private queue: Job[] = [];
   private running = false;
   private idleWaiters: (() => void)[] = [];
@@ -279,9 +272,9 @@ export class LxpBridge {
   private finish(job: Job, ok: boolean, error: string) {
     if (job.resultTopic === undefined) {
       // the bridge's own read: counted and logged, never a result message
-      this.stats.polls++;
+      this.pollStats.reads++;
       if (!ok) {
-        this.stats.pollFailures++;
+        this.pollStats.failures++;
         this.o.logger.warn("poll read failed", { plan: job.plan, error });
       }
       return;
