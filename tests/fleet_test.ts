@@ -133,9 +133,9 @@ Deno.test("[mqtt] topics = lxp-bridge: lxp-bridge's topics and payloads (spec §
     await sub.waitFor((l) => l.startsWith("lxp/BA00000002/inputs/all {"));
 
     // read/hold/<reg> with a count → hold/<reg> each, then the result on the command's own path
-    let r = await cmd("lxp/cmd/BA00000001/read/hold/12", "3", "lxp/result/BA00000001/read/hold/12");
-    assert.equal(r.line, "lxp/result/BA00000001/read/hold/12 OK");
-    for (const reg of [12, 13, 14]) {
+    let r = await cmd("lxp/cmd/BA00000001/read/hold/64", "3", "lxp/result/BA00000001/read/hold/64");
+    assert.equal(r.line, "lxp/result/BA00000001/read/hold/64 OK");
+    for (const reg of [64, 65, 66]) {
       assert.ok(r.lines.includes(`lxp/BA00000001/hold/${reg} ${a.sim.holdings[reg]}`), `hold/${reg}`);
     }
     // set/ac_charge → hold/21 and hold/21/bits with ON/OFF

@@ -78,7 +78,14 @@ Deno.test("polling: inputs 1–3 and holdings 0–239 on connect, inputs on ever
     assert.deepEqual(reads(r, FN_READ_INPUT), ["0+40", "40+40", "80+40"]);
     assert.deepEqual(reads(r, FN_READ_HOLD), ["0+40", "40+40", "80+40", "120+40", "160+40", "200+40"]);
     for (let reg = 0; reg < 240; reg++) {
-      assert.ok(r.sub.lines.includes(`octolux/hold/${reg} ${r.sim.holdings[reg]}`), `hold/${reg}`);
+      // 12–14 are the inverter's running clock: only their presence is stable
+      const want = reg >= 12 && reg <= 14
+        ? `octolux/hold/${reg} `
+        : `octolux/hold/${reg} ${r.sim.holdings[reg]}`;
+      assert.ok(
+        r.sub.lines.some((l) => reg >= 12 && reg <= 14 ? l.startsWith(want) : l === want),
+        `hold/${reg}`,
+      );
     }
     assert.equal(r.ticks.length, 1, "one interval armed");
 
