@@ -223,6 +223,11 @@ Deno.test("lxp-bridge inputs JSON: spec §2.6 vectors decode to lxp-bridge's key
   assert.equal(all.e_inv_all, 4965);
   assert.equal(all.vbat_inv, 52.7);
   assert.equal(all.time, 1700000002);
+  // one 0–126 frame (newer firmware): blocks 1–3 and inputs/all at once
+  const whole = [...b1.values, ...b2.values, ...b3.values, 0, 0, 0, 0, 0, 0, 0].slice(0, 127);
+  const outAll = new LxpBridgeInputs("2222222222").feed(0, whole, 5);
+  assert.deepEqual(outAll.map(([t]) => t), ["inputs/1", "inputs/2", "inputs/3", "inputs/all"]);
+  assert.deepEqual(JSON.parse(outAll[3][1]), { ...o1, ...o2, ...o3, time: 5 });
   // block 3 alone (a fresh bridge) gives no inputs/all
   assert.deepEqual(new LxpBridgeInputs("x").feed(b3.register, b3.values, 1).map(([t]) => t), ["inputs/3"]);
 });
