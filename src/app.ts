@@ -3,7 +3,8 @@
 // The CLI, the demo and the TUI build on it. Heavy modules (mqtt.js, aedes, dbus-next) are imported
 // only when a service that needs them starts, so one-shot commands don't pay for them.
 
-import { type Config, type MqttConfig, splitDiscoveryPaths } from "./config.ts";
+import { type Config, type InverterConfig, type MqttConfig, splitDiscoveryPaths } from "./config.ts";
+import { type TopicLayout, topicLayout } from "./lxp/topics.ts";
 import type { Logger } from "./log.ts";
 import type { MqttLinkOptions } from "./mqtt/client.ts";
 import { listenUri, parseListen } from "./mqtt/address.ts";
@@ -77,20 +78,23 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
       stops.push(() => broker.stop());
     }
     const prefix = config.mqtt.prefix;
+    const layouts = config.inverters.map((inv) => inverterLayout(config, inv));
+    const statusTopic = layouts[0]?.status ?? `${prefix}/status`;
     const { MqttLink } = await import("./mqtt/client.ts");
     const mqtt = new MqttLink(
       mqttLinkOptions(config.mqtt, {
         uri,
-        will: { topic: `${prefix}/status`, payload: "offline", retain: true, qos: 1 },
+        will: { topic: statusTopic, payload: "offline", retain: true, qos: 1 },
       }),
       logger.child({ component: "mqtt" }),
     );
     stops.push(() => mqtt.stop());
     await mqtt.start();
-    mqtt.publish(`${prefix}/status`, "online", { retain: true, qos: 1 });
+    mqtt.publish(statusTopic, "online", { retain: true, qos: 1 });
 
-    if (config.lxp) {
-      const lxp = config.lxp;
+    // One LxpClient + LxpBridge per inverter, all on the one MQTT link.
+    for (const [i, lxp] of config.inverters.entries()) {
+      const log = lxp.name ? logger.child({ inverter: lxp.name }) : logger;
       const { LxpClient } = await import("./lxp/client.ts");
       const { LxpBridge } = await import("./bridges/lxp_bridge.ts");
       const client = new LxpClient({
@@ -102,9 +106,11 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
         requestTimeoutMs: Math.min(lxp.command_timeout, 5) * 1000,
         silenceTimeoutMs: lxp.silence_timeout * 1000,
         heartbeatEcho: lxp.heartbeats,
-      }, logger);
+      }, log);
       const bridge = new LxpBridge({
         prefix,
+        layout: layouts[i],
+        datalog: lxp.datalog,
         commandTimeoutMs: lxp.command_timeout * 1000,
         discovery: config.mqtt.discovery
           ? {
@@ -112,11 +118,16 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
             datalog: lxp.datalog,
             serial: lxp.serial,
             mode: config.mqtt.discovery_mode,
+            name: lxp.name || undefined,
           }
           : undefined,
+        poll: {
+          readIntervalMs: lxp.read_interval * 1000,
+          holdingsOnConnect: lxp.read_holdings_on_connect,
+        },
         inverter: client,
         mqtt,
-        logger: logger.child({ component: "lxp_bridge" }),
+        logger: log.child({ component: "lxp_bridge" }),
       });
       stops.push(() => client.stop());
       stops.push(() => bridge.stop());
@@ -141,7 +152,7 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
       stops.push(() => venus.stop());
       await venus.start(signal);
     }
-    if (!config.lxp && !config.dbus) {
+    if (!config.inverters.length && !config.dbus) {
       logger.warn("no [lxp] or [dbus] section configured: only the MQTT side is running");
     }
     return { brokerUrl: uri, stop: stopAll };
@@ -149,6 +160,16 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
     await stopAll();
     throw err;
   }
+}
+
+/** The topic layout of one inverter: [mqtt] topics and prefix, the inverter's name and datalog. */
+export function inverterLayout(config: Config, inverter: InverterConfig): TopicLayout {
+  return topicLayout({
+    layout: config.mqtt.topics,
+    prefix: config.mqtt.prefix,
+    name: inverter.name,
+    datalog: inverter.datalog,
+  });
 }
 
 /** Resolves when `signal` aborts (at once when it already has). */

@@ -1,11 +1,14 @@
 // INI text → validated, typed Config. Every problem is listed at once, each naming the file, section, key
 // and the bad value. Environment variables ESS2MQTT_<SECTION>_<KEY> override the file.
+// Several inverters: [lxp.NAME] sections, each validated with the [lxp] schema; keys a named section leaves
+// out come from [lxp] (which then holds shared settings only). ESS2MQTT_LXP_<NAME>_<KEY> overrides them.
 // PURE: callers read the file and the environment and pass them in.
 
 // @ts-types="@types/ini"
 import ini from "ini";
 import { redactUri } from "./mqtt/topic.ts";
 import { checkBrokerUri, parseListen } from "./mqtt/address.ts";
+import { RESERVED_INVERTER_NAMES, TOPIC_LAYOUTS, type TopicLayoutName } from "./lxp/topics.ts";
 
 export interface MqttConfig {
   uri: string;
@@ -21,6 +24,7 @@ export interface MqttConfig {
   discovery: boolean;
   discovery_prefix: string;
   discovery_mode: "device" | "entity";
+  topics: TopicLayoutName;
 }
 export interface LxpConfig {
   host: string;
@@ -31,6 +35,12 @@ export interface LxpConfig {
   connect_timeout: number;
   command_timeout: number;
   silence_timeout: number;
+  read_interval: number;
+  read_holdings_on_connect: boolean;
+}
+/** One inverter: its [lxp.NAME] section over [lxp], or the [lxp] section alone (name ""). */
+export interface InverterConfig extends LxpConfig {
+  name: string;
 }
 export interface DbusConfig {
   address: string;
@@ -43,7 +53,10 @@ export interface DbusConfig {
 export type LogLevelName = "debug" | "info" | "warn" | "error";
 export interface Config {
   mqtt: MqttConfig;
-  lxp?: LxpConfig;
+  /** The only inverter, or the first of several (kept for single-inverter callers; see `inverters`). */
+  lxp?: InverterConfig;
+  /** Every inverter: [lxp] alone gives one named "", [lxp.NAME] sections one each, in file order. */
+  inverters: InverterConfig[];
   dbus?: DbusConfig;
   log: { level: LogLevelName };
 }
@@ -167,6 +180,12 @@ export const CONFIG_SCHEMA: Record<
         doc:
           "device: one retained config per device (<discovery_prefix>/device/<id>/config, Home Assistant 2024.11+); entity: one per entity (older Home Assistant)",
       },
+      topics: {
+        type: { kind: "enum", values: TOPIC_LAYOUTS },
+        default: "octolux",
+        doc: "topic layout: octolux (<prefix>/inputs/1 …) or lxp-bridge (lxp/<datalog>/inputs/1, " +
+          "lxp/cmd/<datalog>/… → lxp/result/<datalog>/…; prefix then defaults to lxp)",
+      },
     },
   },
   lxp: {
@@ -205,6 +224,17 @@ export const CONFIG_SCHEMA: Record<
         type: { kind: "number", min: 1, max: 86400 },
         default: 900,
         doc: "reconnect when nothing arrives for this many seconds",
+      },
+      read_interval: {
+        type: { kind: "number", min: 0, max: 86400 },
+        default: 0,
+        doc: "read inputs 1–3 every this many seconds (they are always read when the link comes up); " +
+          "0 = only the dongle's broadcasts",
+      },
+      read_holdings_on_connect: {
+        type: { kind: "bool" },
+        default: false,
+        doc: "read holdings 0–239 when the link comes up, so every hold/<reg> topic exists from the start",
       },
     },
   },
@@ -302,6 +332,72 @@ function shown(spec: FieldSpec | undefined, raw: unknown): string {
   return String(raw);
 }
 
+/** An [lxp.NAME] name: it goes into topics (octolux/NAME/…) and env names (ESS2MQTT_LXP_NAME_HOST). */
+export function checkInverterName(name: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+    return `an inverter name is letters, digits, _ and - only (got "${name}")`;
+  }
+  if (RESERVED_INVERTER_NAMES.includes(name)) {
+    return `"${name}" is a topic name of its own; choose another inverter name (not ${
+      RESERVED_INVERTER_NAMES.join(", ")
+    })`;
+  }
+  return undefined;
+}
+
+/** One section's values, coerced, with defaults; problems are appended (the label names the section). */
+function validateSection(
+  section: string,
+  keys: Record<string, FieldSpec>,
+  given: Record<string, unknown>,
+  origin: Record<string, string>,
+  fileName: string,
+  problems: string[],
+): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(given)) {
+    const spec = keys[key];
+    const where = origin[key];
+    if (!spec) {
+      problems.push(`${where}: unknown key (known: ${Object.keys(keys).join(", ")})`);
+      continue;
+    }
+    if (typeof value === "object" && value !== null) {
+      problems.push(`${where}: must be a single value (got "${shown(spec, value)}")`);
+      continue;
+    }
+    const r = coerce(spec, value);
+    if ("error" in r) problems.push(`${where}: ${r.error} (got "${shown(spec, value)}")`);
+    else values[key] = r.value;
+  }
+  for (const [key, spec] of Object.entries(keys)) {
+    if (key in values || key in given) continue;
+    if (spec.required) problems.push(`${fileName} [${section}] ${key}: required`);
+    else values[key] = spec.default;
+  }
+  return values;
+}
+
+/**
+ * The inverter a one-shot command talks to: the one named, or the only one. An error message (listing the
+ * known names) when the name is unknown, or when there are several and none was named.
+ */
+export function selectInverter(config: Config, name?: string): InverterConfig | string | undefined {
+  const all = config.inverters;
+  const known = all.map((i) => i.name).filter((n) => n !== "");
+  if (name !== undefined) {
+    const hit = all.find((i) => i.name === name);
+    if (hit) return hit;
+    return known.length
+      ? `no inverter "${name}" in the config (known: ${known.join(", ")})`
+      : `no inverter "${name}": the config has ${
+        all.length ? "one unnamed [lxp] section" : "no [lxp] section"
+      }`;
+  }
+  if (all.length > 1) return `the config has ${all.length} inverters: give --inverter ${known.join("|")}`;
+  return all[0];
+}
+
 export interface ConfigSources {
   /** INI text; empty string for "no file". */
   text: string;
@@ -320,9 +416,16 @@ export function parseConfig({ text, fileName, env = {} }: ConfigSources): Config
     throw new ConfigError([`${fileName}: cannot parse: ${(err as Error).message}`]);
   }
 
-  // where[section][key] = origin label for messages
+  // raw[section][key] = value, origin[section][key] = label for messages; named inverters are "lxp.NAME"
   const raw: Record<string, Record<string, unknown>> = {};
   const origin: Record<string, Record<string, string>> = {};
+  const put = (section: string, key: string, value: unknown, where: string) => {
+    raw[section] ??= {};
+    origin[section] ??= {};
+    raw[section][key] = value;
+    origin[section][key] = where;
+  };
+  const names: string[] = [];
   for (const [section, body] of Object.entries(parsed)) {
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       problems.push(`${fileName}: key "${section}" outside any section (got "${shown(undefined, body)}")`);
@@ -330,15 +433,32 @@ export function parseConfig({ text, fileName, env = {} }: ConfigSources): Config
     }
     if (!(section in CONFIG_SCHEMA)) {
       problems.push(
-        `${fileName} [${section}]: unknown section (known: ${Object.keys(CONFIG_SCHEMA).join(", ")})`,
+        `${fileName} [${section}]: unknown section (known: ${
+          Object.keys(CONFIG_SCHEMA).join(", ")
+        }, lxp.NAME)`,
       );
       continue;
     }
-    raw[section] = {};
-    origin[section] = {};
+    raw[section] ??= {};
+    origin[section] ??= {};
     for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-      raw[section][key] = value;
-      origin[section][key] = `${fileName} [${section}] ${key}`;
+      if (
+        section === "lxp" && typeof value === "object" && value !== null && !(key in CONFIG_SCHEMA.lxp.keys)
+      ) {
+        const problem = checkInverterName(key);
+        if (problem) {
+          problems.push(`${fileName} [lxp.${key}]: ${problem}`);
+          continue;
+        }
+        names.push(key);
+        raw[`lxp.${key}`] = {};
+        origin[`lxp.${key}`] = {};
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+          put(`lxp.${key}`, k, v, `${fileName} [lxp.${key}] ${k}`);
+        }
+        continue;
+      }
+      put(section, key, value, `${fileName} [${section}] ${key}`);
     }
   }
   for (const [name, value] of Object.entries(env)) {
@@ -349,54 +469,99 @@ export function parseConfig({ text, fileName, env = {} }: ConfigSources): Config
       problems.push(`env ${name}: unknown section (known: ${Object.keys(CONFIG_SCHEMA).join(", ")})`);
       continue;
     }
-    const key = rest.slice(section.length + 1);
-    raw[section] ??= {};
-    origin[section] ??= {};
-    raw[section][key] = value;
-    origin[section][key] = `env ${name}`;
+    let key = rest.slice(section.length + 1);
+    let target = section;
+    // ESS2MQTT_LXP_<NAME>_<KEY>: a key of [lxp.NAME] (NAME compared without case, - written as _)
+    if (section === "lxp" && !(key in CONFIG_SCHEMA.lxp.keys)) {
+      const k = Object.keys(CONFIG_SCHEMA.lxp.keys).sort((a, b) => b.length - a.length)
+        .find((k) => key.endsWith(`_${k}`) && key.length > k.length + 1);
+      if (k) {
+        const envName = key.slice(0, -(k.length + 1));
+        const known = names.find((n) => n.toLowerCase().replaceAll("-", "_") === envName);
+        if (!known) {
+          problems.push(
+            `env ${name}: no [lxp.${envName}] section in ${fileName} (inverters: ${
+              names.join(", ") || "none"
+            })`,
+          );
+          continue;
+        }
+        target = `lxp.${known}`;
+        key = k;
+      }
+    }
+    put(target, key, value, `env ${name}`);
   }
 
-  const out: Record<string, Record<string, unknown>> = {};
+  const out: Record<string, unknown> = {};
   for (const [section, schema] of Object.entries(CONFIG_SCHEMA)) {
     const given = raw[section];
     if (!given && schema.optional) continue;
-    const values: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(given ?? {})) {
-      const spec = schema.keys[key];
-      const where = origin[section][key];
-      if (!spec) {
-        problems.push(`${where}: unknown key (known: ${Object.keys(schema.keys).join(", ")})`);
-        continue;
-      }
-      if (typeof value === "object" && value !== null) {
-        problems.push(`${where}: must be a single value (got "${shown(spec, value)}")`);
-        continue;
-      }
-      const r = coerce(spec, value);
-      if ("error" in r) problems.push(`${where}: ${r.error} (got "${shown(spec, value)}")`);
-      else values[key] = r.value;
-    }
-    for (const [key, spec] of Object.entries(schema.keys)) {
-      if (key in values || (given && key in given)) continue;
-      if (spec.required) problems.push(`${fileName} [${section}] ${key}: required`);
-      else values[key] = spec.default;
-    }
-    out[section] = values;
+    if (section === "lxp" && names.length) continue; // shared settings only; checked with each inverter
+    out[section] = validateSection(
+      section,
+      schema.keys,
+      given ?? {},
+      origin[section] ?? {},
+      fileName,
+      problems,
+    );
   }
-  if (problems.length) throw new ConfigError(problems);
+  const inverters: InverterConfig[] = [];
+  if (names.length) {
+    for (const n of names) {
+      const given = { ...raw.lxp, ...raw[`lxp.${n}`] };
+      const where = { ...origin.lxp, ...origin[`lxp.${n}`] };
+      const values = validateSection(`lxp.${n}`, CONFIG_SCHEMA.lxp.keys, given, where, fileName, problems);
+      inverters.push({ name: n, ...values } as unknown as InverterConfig);
+    }
+  } else if (out.lxp) {
+    inverters.push({ name: "", ...(out.lxp as object) } as unknown as InverterConfig);
+  }
+  out.inverters = inverters;
+  if (inverters.length) out.lxp = inverters[0];
+  const mqtt = out.mqtt as Partial<MqttConfig> | undefined;
+  if (mqtt?.topics === "lxp-bridge") {
+    // lxp-bridge's namespace is "lxp"; the octolux default would not be what its users' automations expect
+    if (!raw.mqtt || !("prefix" in raw.mqtt)) mqtt.prefix = "lxp";
+    const seen = new Map<string, string>();
+    for (const inv of inverters) {
+      const other = seen.get(inv.datalog);
+      if (other !== undefined) {
+        problems.push(
+          `${fileName} [lxp.${inv.name}] datalog: the lxp-bridge topics name inverters by datalog, and ` +
+            `[lxp.${other}] has the same (got "${inv.datalog}")`,
+        );
+      }
+      seen.set(inv.datalog, inv.name);
+    }
+  }
+  if (problems.length) throw new ConfigError([...new Set(problems)]);
   return out as unknown as Config;
 }
 
 /** The effective config as INI text, secrets masked (for `config check`). */
 export function renderConfig(config: Config): string {
   const lines: string[] = [];
-  for (const [section, schema] of Object.entries(CONFIG_SCHEMA)) {
-    const values = (config as unknown as Record<string, Record<string, unknown> | undefined>)[section];
+  const sections: [string, string, Record<string, unknown> | undefined][] = [];
+  for (const section of Object.keys(CONFIG_SCHEMA)) {
+    const named = section === "lxp" ? (config.inverters ?? []).filter((i) => i.name !== "") : [];
+    if (named.length) {
+      for (const inv of named) {
+        sections.push([section, `lxp.${inv.name}`, inv as unknown as Record<string, unknown>]);
+      }
+    } else {
+      const values = (config as unknown as Record<string, Record<string, unknown> | undefined>)[section];
+      sections.push([section, section, values]);
+    }
+  }
+  for (const [section, label, values] of sections) {
+    const schema = CONFIG_SCHEMA[section as SectionName];
     if (!values) {
       lines.push(`; [${section}] absent: ${schema.absentMeans}`, "");
       continue;
     }
-    lines.push(`[${section}]`);
+    lines.push(`[${label}]`);
     for (const [key, spec] of Object.entries(schema.keys)) {
       let v = values[key];
       // Masked, but with its length, so a user can see that a quoted "se#cr;t" was read whole.
@@ -414,5 +579,7 @@ export function maskedConfig(config: Config): Record<string, unknown> {
   const copy = structuredClone(config) as unknown as Record<string, Record<string, unknown>>;
   if (copy.mqtt?.password) copy.mqtt.password = "***";
   if (typeof copy.mqtt?.uri === "string") copy.mqtt.uri = redactUri(copy.mqtt.uri);
+  // with named inverters, `lxp` is only the first of `inverters`: shown once
+  if ((config.inverters ?? []).some((i) => i.name !== "")) delete copy.lxp;
   return copy;
 }

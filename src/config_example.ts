@@ -7,6 +7,23 @@ const EXAMPLE_VALUES: Record<string, string> = {
   "lxp.datalog": "BA12345678",
 };
 
+const NAMED_INVERTERS = [
+  ";",
+  "; Several inverters (a parallel system, or sites sharing one ess2mqtt): one [lxp.NAME] section each",
+  "; instead of the keys above (NAME: letters, digits, _ and -). A named section takes any key above; keys",
+  "; it leaves out come from [lxp], which then holds the shared settings only. Topics carry the name:",
+  "; <prefix>/NAME/inputs/1, <prefix>/NAME/hold/<reg>, <prefix>/NAME/cmd/<cmd> → <prefix>/NAME/result/<cmd>,",
+  "; <prefix>/NAME/inverter; one-shot commands take --inverter NAME; env: ESS2MQTT_LXP_<NAME>_<KEY>.",
+  "; [lxp.master]",
+  "; host = 192.168.0.50",
+  "; serial = 0123456789",
+  "; datalog = BA12345678",
+  "; [lxp.slave]",
+  "; host = 192.168.0.51",
+  "; serial = 1123456789",
+  "; datalog = BA22345678",
+];
+
 export function exampleConfig(): string {
   const out: string[] = [
     "; ess2mqtt configuration. Every key is shown with its default; remove a whole section to switch that",
@@ -22,6 +39,7 @@ export function exampleConfig(): string {
       const note = spec.required ? " (required)" : "";
       out.push(`; ${spec.doc}${note}`, `${key} = ${value}`);
     }
+    if (section === "lxp") out.push(...NAMED_INVERTERS);
     out.push("");
   }
   return out.join("\n");

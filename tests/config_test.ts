@@ -31,8 +31,10 @@ Deno.test("empty config: mqtt and log defaults, bridges off", () => {
     discovery: false,
     discovery_prefix: "homeassistant",
     discovery_mode: "device",
+    topics: "octolux",
   });
   assert.equal(c.lxp, undefined);
+  assert.deepEqual(c.inverters, []);
   assert.equal(c.dbus, undefined);
   assert.deepEqual(c.log, { level: "info" });
 });
@@ -42,6 +44,7 @@ Deno.test("types are coerced and defaults filled", () => {
     "[lxp]\nhost = 10.0.0.9\nport = 8001\nserial = 0123456789\ndatalog = BA12345678\nheartbeats = yes\ncommand_timeout = 2.5\n[dbus]\nkeepalive = 0\nread_only = true\n",
   );
   assert.deepEqual(c.lxp, {
+    name: "",
     host: "10.0.0.9",
     port: 8001,
     serial: "0123456789",
@@ -50,7 +53,10 @@ Deno.test("types are coerced and defaults filled", () => {
     connect_timeout: 5,
     command_timeout: 2.5,
     silence_timeout: 900,
+    read_interval: 0,
+    read_holdings_on_connect: false,
   });
+  assert.deepEqual(c.inverters, [c.lxp]);
   assert.deepEqual(c.dbus, {
     address: "system",
     portal_id: "",
@@ -66,11 +72,11 @@ Deno.test("every problem is listed at once, naming section, key and value", () =
       "[lxp]\nhost = h\nserial = 123\nport = 0\nfoo = 1\n[bogus]\nx=1\n[dbus]\nkeepalive = soon\n[mqtt]\nreject_unauthorized = maybe\n",
     ),
     [
-      "config.ini [bogus]: unknown section (known: mqtt, lxp, dbus, log)",
+      "config.ini [bogus]: unknown section (known: mqtt, lxp, dbus, log, lxp.NAME)",
       'config.ini [mqtt] reject_unauthorized: must be true or false (got "maybe")',
       'config.ini [lxp] serial: must be exactly 10 characters (has 3) (got "123")',
       'config.ini [lxp] port: must be between 1 and 65535 (got "0")',
-      "config.ini [lxp] foo: unknown key (known: host, port, serial, datalog, heartbeats, connect_timeout, command_timeout, silence_timeout)",
+      "config.ini [lxp] foo: unknown key (known: host, port, serial, datalog, heartbeats, connect_timeout, command_timeout, silence_timeout, read_interval, read_holdings_on_connect)",
       "config.ini [lxp] datalog: required",
       'config.ini [dbus] keepalive: must be a number (got "soon")',
     ],
@@ -94,7 +100,7 @@ Deno.test("env overrides the file, and creates sections", () => {
   assert.equal(c.dbus?.address, "unix:path=/tmp/x");
   assert.deepEqual(problems("", { ESS2MQTT_NOPE_X: "1", ESS2MQTT_MQTT_NOPE: "2" }), [
     "env ESS2MQTT_NOPE_X: unknown section (known: mqtt, lxp, dbus, log)",
-    "env ESS2MQTT_MQTT_NOPE: unknown key (known: uri, prefix, listen, username, password, client_id, ca, cert, key, reject_unauthorized, discovery, discovery_prefix, discovery_mode)",
+    "env ESS2MQTT_MQTT_NOPE: unknown key (known: uri, prefix, listen, username, password, client_id, ca, cert, key, reject_unauthorized, discovery, discovery_prefix, discovery_mode, topics)",
   ]);
 });
 

@@ -2,6 +2,9 @@
 //   every input block seen → <prefix>/inputs/N (JSON), every holding value seen → <prefix>/hold/<reg>,
 //   <prefix>/cmd/<command> → one command at a time → <prefix>/result/<command> OK/FAIL,
 //   <prefix>/status (bridge, retained, last will) and <prefix>/inverter (TCP link, retained).
+// Topic names go through a TopicLayout (src/lxp/topics.ts): octolux, octolux with an inverter name, or
+// lxp-bridge's. Polling (inputs 1–3 on link-up and every read interval, holdings 0–239 on connect) runs
+// through the same one-at-a-time queue as commands and publishes no result.
 
 import type { Logger } from "../log.ts";
 import type { MqttLink, MqttMessage } from "../mqtt/client.ts";
@@ -12,6 +15,9 @@ import type { LxpClient } from "../lxp/client.ts";
 import { discoveryMessages, inverterDeviceId } from "../lxp/discovery.ts";
 import type { DiscoveryMode } from "../mqtt/ha_discovery.ts";
 import { HaAnnouncer } from "./ha_announcer.ts";
+import { type TopicLayout, topicLayout } from "../lxp/topics.ts";
+import { LxpBridgeInputs } from "../lxp/lxp_bridge_inputs.ts";
+import { decodeBits } from "../lxp/registers.ts";
 
 /** The part of LxpClient the bridge uses (lets tests and the TUI share it). */
 export type InverterLink = Pick<
@@ -22,9 +28,31 @@ export type InverterLink = Pick<
 export interface LxpBridgeOptions {
   prefix: string;
   /** Publish Home Assistant discovery (retained) on every MQTT connect and when Home Assistant comes online. */
-  discovery?: { discoveryPrefix: string; datalog: string; serial: string; mode?: DiscoveryMode };
+  discovery?: {
+    discoveryPrefix: string;
+    datalog: string;
+    serial: string;
+    mode?: DiscoveryMode;
+    name?: string;
+  };
   /** How long a command may wait for the inverter link before it FAILs, in ms. */
   commandTimeoutMs: number;
+  /** Topic names (default: the octolux layout of `prefix`). */
+  layout?: TopicLayout;
+  /** The dongle serial, named in lxp-bridge's inputs JSON. */
+  datalog?: string;
+  /** Reads of its own, through the command queue (no result messages). */
+  poll?: PollOptions;
+}
+
+export interface PollOptions {
+  /** Read inputs 1–3 every this many ms while the link is up; 0 = only on link-up (and the broadcasts). */
+  readIntervalMs: number;
+  /** Read holdings 0–239 (six reads of 40) each time the link comes up. */
+  holdingsOnConnect: boolean;
+  /** Injected for tests; default globalThis.setInterval/clearInterval. */
+  setInterval?: (fn: () => void, ms: number) => unknown;
+  clearInterval?: (handle: unknown) => void;
 }
 
 const decoder = new TextDecoder();
@@ -36,6 +64,8 @@ export function isKnownCommand(name: string): boolean {
 
 interface Job {
   name: string;
+  /** Where OK/FAIL goes; absent for the bridge's own polling reads, which publish no result. */
+  resultTopic?: string;
   /** undefined: the payload was rejected; the job only reports FAIL, in its turn, sending nothing. */
   plan?: CommandPlan;
   rejection?: string;
@@ -44,6 +74,8 @@ interface Job {
 
 export class LxpBridge {
   readonly stats = { commands: 0, ok: 0, fail: 0, rejected: 0, published: 0, ignored: 0 };
+  /** The bridge's own reads (polling), apart from the commands. */
+  readonly pollStats = { reads: 0, failures: 0 };
   private queue: Job[] = [];
   private running = false;
   private idleWaiters: (() => void)[] = [];
@@ -51,39 +83,53 @@ export class LxpBridge {
   private stopped = false;
   /** Publishes the discovery configs (undefined without `discovery`). */
   readonly announcer?: HaAnnouncer;
+  private readonly layout: TopicLayout;
+  private readonly lxpBridgeInputs?: LxpBridgeInputs;
 
   constructor(
     private readonly o: LxpBridgeOptions & { inverter: InverterLink; mqtt: MqttLink; logger: Logger },
   ) {
+    const layout = o.layout ?? topicLayout({ layout: "octolux", prefix: o.prefix, datalog: "" });
+    this.layout = layout;
+    if (layout.layout === "lxp-bridge") this.lxpBridgeInputs = new LxpBridgeInputs(o.datalog ?? "");
     const d = o.discovery;
     if (d) {
       this.announcer = new HaAnnouncer({
         mqtt: o.mqtt,
         discoveryPrefix: d.discoveryPrefix,
-        deviceId: inverterDeviceId(d.datalog),
+        deviceId: inverterDeviceId(d.datalog, d.name ? d.serial : undefined),
         mode: d.mode ?? "device",
-        messages: () => discoveryMessages({ prefix: o.prefix, ...d }),
+        messages: () => discoveryMessages({ prefix: o.prefix, layout, ...d }),
         logger: o.logger,
       });
     }
   }
 
   private topic(rest: string) {
-    return `${this.o.prefix}/${rest}`;
+    return this.layout.state(rest);
   }
 
   start(signal?: AbortSignal): void {
     const { inverter, mqtt } = this.o;
     this.unsubscribers.push(inverter.onPacket((p) => this.onPacket(p)));
     this.unsubscribers.push(
-      inverter.onLink((up) =>
-        mqtt.publish(this.topic("inverter"), up ? "online" : "offline", { retain: true, qos: 1 })
-      ),
+      inverter.onLink((up) => {
+        mqtt.publish(this.topic("inverter"), up ? "online" : "offline", { retain: true, qos: 1 });
+        if (up) this.pollOnConnect();
+      }),
     );
     this.unsubscribers.push(mqtt.onConnect(() => this.publishAvailability()));
-    mqtt.subscribe(this.topic("cmd/#"), (m) => this.onCommand(m));
+    for (const filter of this.layout.commandFilters) mqtt.subscribe(filter, (m) => this.onCommand(m));
     this.announcer?.start();
     if (mqtt.connected) this.publishAvailability();
+    const poll = this.o.poll;
+    if (poll && poll.readIntervalMs > 0) {
+      const set = poll.setInterval ?? ((fn, ms) => setInterval(fn, ms));
+      const clear = poll.clearInterval ?? ((h) => clearInterval(h as number));
+      const handle = set(() => this.pollInputs(), poll.readIntervalMs);
+      this.unsubscribers.push(() => clear(handle));
+    }
+    if (inverter.connected) this.pollOnConnect();
     signal?.addEventListener("abort", () => void this.stop(), { once: true });
   }
 
@@ -117,25 +163,65 @@ export class LxpBridge {
   private onPacket(p: Packet) {
     if (p.kind !== "translated" || p.exceptionCode !== undefined) return;
     const { mqtt } = this.o;
-    if (p.fn === FN_READ_INPUT && p.values) {
+    if (p.fn === FN_READ_INPUT && p.values && this.lxpBridgeInputs) {
+      for (
+        const [rest, json] of this.lxpBridgeInputs.feed(p.register, p.values, Math.floor(Date.now() / 1000))
+      ) {
+        mqtt.publish(this.topic(rest), json, { qos: 1 });
+        this.stats.published++;
+      }
+    } else if (p.fn === FN_READ_INPUT && p.values) {
       for (const { block, json } of decodeInputReply(p.register, p.values)) {
         mqtt.publish(this.topic(`inputs/${block}`), stringifyInputs(json), { qos: 1 });
         this.stats.published++;
       }
     } else if (p.fn === FN_READ_HOLD && p.values) {
-      p.values.forEach((v, i) => {
-        mqtt.publish(this.topic(`hold/${p.register + i}`), String(v), { qos: 1 });
-        this.stats.published++;
-      });
+      p.values.forEach((v, i) => this.publishHold(p.register + i, v));
     } else if (p.fn === FN_WRITE_SINGLE && p.value !== undefined && p.address !== 0) {
-      mqtt.publish(this.topic(`hold/${p.register}`), String(p.value), { qos: 1 });
-      this.stats.published++;
+      this.publishHold(p.register, p.value);
     }
   }
 
+  private publishHold(register: number, value: number) {
+    const retain = this.layout.retainHold;
+    this.o.mqtt.publish(this.topic(`hold/${register}`), String(value), { qos: 1, retain });
+    this.stats.published++;
+    if (this.layout.layout !== "lxp-bridge") return;
+    // lxp-bridge also publishes the named bits of 21 and 110 as {"ac_charge_en":"ON",…}
+    const bits = decodeBits(register, value);
+    if (!bits) return;
+    const json = Object.fromEntries(Object.entries(bits).map(([k, on]) => [k, on ? "ON" : "OFF"]));
+    this.o.mqtt.publish(this.topic(`hold/${register}/bits`), JSON.stringify(json), { qos: 1, retain });
+    this.stats.published++;
+  }
+
+  /** Inputs 1–3, then (when configured) holdings 0–239: the state topics exist right after a connect. */
+  private pollOnConnect() {
+    if (this.stopped || !this.o.poll) return;
+    this.pollInputs();
+    const queued = this.queue.some((j) => j.resultTopic === undefined && j.plan?.kind === "readHold");
+    if (this.o.poll?.holdingsOnConnect && !queued) {
+      for (let r = 0; r < 240; r += 40) this.enqueuePoll({ kind: "readHold", register: r, count: 40 });
+    }
+  }
+
+  /** One read of inputs 1–3, unless the link is down or the previous round is still queued. */
+  private pollInputs() {
+    if (this.stopped || !this.o.inverter.connected) return;
+    if (this.queue.some((j) => j.resultTopic === undefined && j.plan?.kind === "readInput")) return;
+    for (const block of [1, 2, 3] as const) this.enqueuePoll({ kind: "readInput", block });
+  }
+
+  private enqueuePoll(plan: CommandPlan) {
+    this.queue.push({ name: "poll", plan, received: Date.now() });
+    void this.drain();
+  }
+
   private onCommand(m: MqttMessage) {
-    const name = m.topic.slice(this.topic("cmd/").length);
-    const payload = decoder.decode(m.payload);
+    const parsed = this.layout.parseCommand(m.topic, decoder.decode(m.payload));
+    const name = parsed?.name ?? "";
+    const payload = parsed?.payload ?? decoder.decode(m.payload);
+    const resultTopic = parsed?.resultTopic;
     const log = this.o.logger;
     if (m.retain) {
       this.stats.ignored++;
@@ -148,14 +234,14 @@ export class LxpBridge {
       );
       return;
     }
-    if (!isKnownCommand(name)) {
+    if (!parsed || !isKnownCommand(name)) {
       this.stats.ignored++;
       log.warn("ignoring unknown command topic", { topic: m.topic, payload });
       return;
     }
     this.stats.commands++;
     if (this.stopped) {
-      this.publishResult(name, false);
+      this.publishResult(resultTopic, false);
       return;
     }
     const planned = planCommand(name, payload);
@@ -163,7 +249,7 @@ export class LxpBridge {
       if (planned.warning) {
         log.warn("unclear boolean payload", { topic: m.topic, payload, warning: planned.warning });
       }
-      this.queue.push({ name, plan: planned.plan, received: Date.now() });
+      this.queue.push({ name, resultTopic, plan: planned.plan, received: Date.now() });
     } else {
       // Answered FAIL in its turn, so results keep the order of the commands.
       this.stats.rejected++;
@@ -172,7 +258,7 @@ export class LxpBridge {
         payload,
         error: planned.error,
       });
-      this.queue.push({ name, rejection: planned.error, received: Date.now() });
+      this.queue.push({ name, resultTopic, rejection: planned.error, received: Date.now() });
     }
     void this.drain();
   }
@@ -200,17 +286,26 @@ export class LxpBridge {
   }
 
   private finish(job: Job, ok: boolean, error: string) {
+    if (job.resultTopic === undefined) {
+      // the bridge's own read: counted and logged, never a result message
+      this.pollStats.reads++;
+      if (!ok) {
+        this.pollStats.failures++;
+        this.o.logger.warn("poll read failed", { plan: job.plan, error });
+      }
+      return;
+    }
     if (ok) this.stats.ok++;
     else if (job.rejection !== undefined) this.stats.fail++;
     else {
       this.stats.fail++;
       this.o.logger.warn("command failed", { command: job.name, error });
     }
-    this.publishResult(job.name, ok);
+    this.publishResult(job.resultTopic, ok);
   }
 
-  private publishResult(name: string, ok: boolean) {
-    this.o.mqtt.publish(this.topic(`result/${name}`), ok ? "OK" : "FAIL", { qos: 1 });
+  private publishResult(topic: string | undefined, ok: boolean) {
+    if (topic !== undefined) this.o.mqtt.publish(topic, ok ? "OK" : "FAIL", { qos: 1 });
   }
 
   private async execute(job: Job): Promise<void> {

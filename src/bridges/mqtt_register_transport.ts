@@ -1,5 +1,6 @@
 // The register transport over MQTT: talks to a running `ess2mqtt serve` (or octolux) through the broker —
-// publish <prefix>/cmd/<command>, wait for the data topics and <prefix>/result/<command>. Answers like the
+// publish <prefix>/cmd/<command>, wait for the data topics and <prefix>/result/<command> (topic names from
+// the bridge's TopicLayout: octolux, octolux with an inverter name, or lxp-bridge's). Answers like the
 // LXP transport (src/lxp/transport.ts): the same values, LxpError "timeout" when no result comes (exit 4),
 // "exception" when the bridge answers FAIL (exit 6).
 
@@ -10,6 +11,7 @@ import { commandForBit } from "../lxp/commands.ts";
 import { LxpError } from "../lxp/errors.ts";
 import type { InputBlock } from "../lxp/inputs.ts";
 import type { RegisterTransport } from "../lxp/transport.ts";
+import type { TopicLayout } from "../lxp/topics.ts";
 
 const decoder = new TextDecoder();
 
@@ -20,7 +22,7 @@ interface Waiter {
 
 export interface MqttTransportOptions {
   link: MqttLinkOptions;
-  prefix: string;
+  layout: TopicLayout;
   /** How long to wait for a command's result. */
   timeoutMs: number;
 }
@@ -31,7 +33,7 @@ export class MqttRegisterTransport implements RegisterTransport {
 
   private constructor(
     private link: MqttLink,
-    private prefix: string,
+    private layout: TopicLayout,
     private timeoutMs: number,
     private where: string,
   ) {}
@@ -40,16 +42,18 @@ export class MqttRegisterTransport implements RegisterTransport {
   static async open(o: MqttTransportOptions, logger: Logger): Promise<MqttRegisterTransport> {
     const link = new MqttLink(o.link, logger);
     await link.start();
-    const t = new MqttRegisterTransport(link, o.prefix, o.timeoutMs, redactUri(o.link.uri));
+    const t = new MqttRegisterTransport(link, o.layout, o.timeoutMs, redactUri(o.link.uri));
     const onMessage = (msg: MqttMessage) => t.onMessage(msg);
-    await link.subscribeAsync(`${o.prefix}/hold/+`, onMessage);
-    await link.subscribeAsync(`${o.prefix}/inputs/+`, onMessage);
-    await link.subscribeAsync(`${o.prefix}/result/#`, onMessage);
+    await link.subscribeAsync(o.layout.state("hold/+"), onMessage);
+    await link.subscribeAsync(o.layout.state("inputs/+"), onMessage);
+    await link.subscribeAsync(o.layout.resultFilter, onMessage);
     return t;
   }
 
   private onMessage(m: MqttMessage) {
-    if (m.retain) return; // a stale retained value is not an answer to our command
+    // A stale retained value is not an answer to our command. lxp-bridge's layout retains every hold/<reg>,
+    // so there the live ones (retain-as-published) count; replays come right after SUBACK, before any command.
+    if (m.retain && !(this.layout.retainHold && m.topic.startsWith(this.layout.state("hold/")))) return;
     this.seen.push(m);
     for (const w of [...this.waiters]) {
       if (w.pred(m)) {
@@ -61,7 +65,11 @@ export class MqttRegisterTransport implements RegisterTransport {
 
   /** Publish a command and wait for its result; returns the messages seen between the two. */
   private async command(name: string, payload: string): Promise<MqttMessage[]> {
-    const resultTopic = `${this.prefix}/result/${name}`;
+    const encoded = this.layout.encodeCommand(name, payload);
+    if (!encoded) {
+      throw new RangeError(`the ${this.layout.layout} topics have no command ${name}; use --via lxp`);
+    }
+    const resultTopic = encoded.resultTopic;
     const from = this.seen.length;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const result = new Promise<MqttMessage | undefined>((resolve) => {
@@ -73,7 +81,7 @@ export class MqttRegisterTransport implements RegisterTransport {
         resolve(undefined);
       }, this.timeoutMs);
     });
-    await this.link.publishAsync(`${this.prefix}/cmd/${name}`, payload, { qos: 1 });
+    await this.link.publishAsync(encoded.topic, encoded.payload, { qos: 1 });
     const got = await result;
     clearTimeout(timer);
     if (!got) {
@@ -93,16 +101,17 @@ export class MqttRegisterTransport implements RegisterTransport {
 
   private holdValues(messages: MqttMessage[], register: number, count: number): number[] {
     const values: (number | undefined)[] = new Array(count).fill(undefined);
+    const head = this.layout.state("hold/");
     for (const m of messages) {
-      const reg = Number(m.topic.slice(`${this.prefix}/hold/`.length));
-      if (!m.topic.startsWith(`${this.prefix}/hold/`) || reg < register || reg >= register + count) continue;
+      const reg = Number(m.topic.slice(head.length));
+      if (!m.topic.startsWith(head) || reg < register || reg >= register + count) continue;
       values[reg - register] = Number(decoder.decode(m.payload));
     }
     const missing = values.findIndex((v) => v === undefined);
     if (missing >= 0) {
       throw new LxpError(
         "mismatch",
-        `the bridge answered OK but ${this.prefix}/hold/${register + missing} was not published`,
+        `the bridge answered OK but ${this.layout.state(`hold/${register + missing}`)} was not published`,
       );
     }
     return values as number[];
@@ -115,11 +124,11 @@ export class MqttRegisterTransport implements RegisterTransport {
 
   async readInputBlock(block: InputBlock): Promise<Record<string, number>> {
     const seen = await this.command("read_input", String(block));
-    const data = seen.findLast((m) => m.topic === `${this.prefix}/inputs/${block}`);
+    const data = seen.findLast((m) => m.topic === this.layout.state(`inputs/${block}`));
     if (!data) {
       throw new LxpError(
         "mismatch",
-        `the bridge answered OK but ${this.prefix}/inputs/${block} was not published`,
+        `the bridge answered OK but ${this.layout.state(`inputs/${block}`)} was not published`,
       );
     }
     return JSON.parse(decoder.decode(data.payload));
@@ -127,7 +136,7 @@ export class MqttRegisterTransport implements RegisterTransport {
 
   async writeHold(register: number, value: number): Promise<number> {
     const seen = await this.command(`set_hold/${register}`, String(value));
-    const echo = seen.findLast((m) => m.topic === `${this.prefix}/hold/${register}`);
+    const echo = seen.findLast((m) => m.topic === this.layout.state(`hold/${register}`));
     return echo ? Number(decoder.decode(echo.payload)) : value;
   }
 
@@ -137,7 +146,7 @@ export class MqttRegisterTransport implements RegisterTransport {
       throw new RangeError(`register ${register} bit ${bit} has no MQTT command; use --via lxp`);
     }
     const seen = await this.command(command.name, on ? "on" : "off");
-    const echo = seen.findLast((m) => m.topic === `${this.prefix}/hold/${register}`);
+    const echo = seen.findLast((m) => m.topic === this.layout.state(`hold/${register}`));
     if (echo) return Number(decoder.decode(echo.payload));
     return (await this.readHold(register, 1))[0];
   }

@@ -11,6 +11,7 @@ import { CliError, ExitCode } from "./errors.ts";
 import { parseChoice, parseInteger, parsePort, parseSeconds, parseSerial, parseU16 } from "./args.ts";
 import type { Logger } from "../log.ts";
 import type { LxpTarget, RegisterTransport } from "../lxp/transport.ts";
+import { chooseInverter, INVERTER_FLAG, INVERTER_HELP } from "./inverter_option.ts";
 // The command table is small and pure; `set --help` lists it.
 import {
   COMMANDS,
@@ -33,6 +34,7 @@ interface CommonOpts {
   timeout?: string;
   via?: string;
   broker?: string;
+  inverter?: string;
 }
 
 /** Merges command-line flags with the [lxp] section; the dongle port defaults to 8000. */
@@ -48,7 +50,9 @@ export async function resolveLxpTarget(
     serial: opts.serial === undefined ? undefined : parseSerial("--serial", opts.serial),
   };
   const complete = flags.host !== undefined && flags.datalog !== undefined && flags.serial !== undefined;
-  const cfg = complete ? undefined : (await ctx.loadConfig()).lxp;
+  const cfg = complete && opts.inverter === undefined
+    ? undefined
+    : chooseInverter(await ctx.loadConfig(), opts.inverter);
   if (!complete && !cfg) {
     const missing = (["host", "datalog", "serial"] as const).filter((k) => flags[k] === undefined);
     throw new CliError(
@@ -71,7 +75,7 @@ export async function resolveLxpTarget(
 async function defaultVia(opts: CommonOpts, ctx: CliContext): Promise<Via> {
   if (opts.broker !== undefined) return "mqtt";
   if (opts.host !== undefined || opts.port !== undefined) return "lxp";
-  return (await ctx.loadConfig()).lxp?.host ? "lxp" : "mqtt";
+  return chooseInverter(await ctx.loadConfig(), opts.inverter)?.host ? "lxp" : "mqtt";
 }
 
 async function openTransport(opts: CommonOpts, ctx: CliContext, logger: Logger): Promise<RegisterTransport> {
@@ -95,7 +99,22 @@ async function openTransport(opts: CommonOpts, ctx: CliContext, logger: Logger):
   }
   const { mqttLinkOptions } = await import("../app.ts");
   const { MqttRegisterTransport } = await import("../bridges/mqtt_register_transport.ts");
-  const waitMs = timeoutMs ?? ((config.lxp?.command_timeout ?? 10) * 1000 + 2000);
+  // The bridge's topics for this inverter; with no [lxp] section here, --inverter names the remote one.
+  const inverter = config.inverters.length ? chooseInverter(config, opts.inverter) : undefined;
+  if (!inverter && config.mqtt.topics === "lxp-bridge") {
+    throw new CliError(
+      ExitCode.config,
+      "[mqtt] topics = lxp-bridge names inverters by datalog: add the inverter's [lxp] section to the config",
+    );
+  }
+  const { topicLayout } = await import("../lxp/topics.ts");
+  const layout = topicLayout({
+    layout: config.mqtt.topics,
+    prefix: config.mqtt.prefix,
+    name: inverter ? inverter.name : opts.inverter,
+    datalog: inverter?.datalog ?? "",
+  });
+  const waitMs = timeoutMs ?? ((inverter?.command_timeout ?? 10) * 1000 + 2000);
   return MqttRegisterTransport.open({
     link: mqttLinkOptions(config.mqtt, {
       uri: opts.broker,
@@ -103,7 +122,7 @@ async function openTransport(opts: CommonOpts, ctx: CliContext, logger: Logger):
       connectTimeoutMs: waitMs,
       reconnectPeriodMs: 0,
     }),
-    prefix: config.mqtt.prefix,
+    layout,
     timeoutMs: waitMs,
   }, logger);
 }
@@ -137,6 +156,7 @@ function addCommon<C extends Command<any, any, any>>(cmd: C): C {
     .option("--port <port>", "dongle TCP port (overrides [lxp] port; default 8000)")
     .option("--datalog <serial>", "dongle (datalog) serial, 10 characters (overrides [lxp] datalog)")
     .option("--serial <serial>", "inverter serial, 10 characters (overrides [lxp] serial)")
+    .option(INVERTER_FLAG, INVERTER_HELP)
     .option(
       "--broker <uri>",
       "with --via mqtt: the broker (default: [mqtt] uri, or the embedded broker's listen)",

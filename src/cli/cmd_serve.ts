@@ -2,6 +2,7 @@
 
 import { Option } from "@commander-js/extra-typings";
 import type { CliContext, ProgramWithGlobals } from "./context.ts";
+import { chooseInverter, INVERTER_FLAG, INVERTER_HELP } from "./inverter_option.ts";
 import { CliError, ExitCode } from "./errors.ts";
 
 export function registerServeCommands(program: ProgramWithGlobals, ctx: CliContext): void {
@@ -30,11 +31,16 @@ export function registerServeCommands(program: ProgramWithGlobals, ctx: CliConte
     .description(
       "interactive dashboard of inputs 1–3, holding registers and the D-Bus tree (from the broker of the config)",
     )
-    .addHelpText("after", "\nExamples:\n  $ ess2mqtt tui -c /etc/ess2mqtt.ini\n")
-    .action(async () => {
+    .option(INVERTER_FLAG, INVERTER_HELP)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ ess2mqtt tui -c /etc/ess2mqtt.ini\n  $ ess2mqtt tui --inverter slave\n",
+    )
+    .action(async (opts) => {
       const config = await ctx.loadConfig();
+      const inverter = config.inverters.length ? chooseInverter(config, opts.inverter) : undefined;
       const { runTui } = await import("../tui/run.tsx");
-      const outcome = await runTui({ config, signal: ctx.signal });
+      const outcome = await runTui({ config, signal: ctx.signal, inverter: inverter?.name ?? opts.inverter });
       if (outcome === "interrupted") throw new CliError(ExitCode.interrupted, "interrupted");
     });
 

@@ -21,6 +21,9 @@ import {
   type HaDeviceSpec,
 } from "../mqtt/ha_discovery.ts";
 
+import { type TopicLayout, topicLayout } from "./topics.ts";
+import { LXP_BRIDGE_KEYS } from "./lxp_bridge_inputs.ts";
+
 export type { DiscoveryMessage } from "../mqtt/ha_discovery.ts";
 
 export interface DiscoveryOptions {
@@ -32,6 +35,10 @@ export interface DiscoveryOptions {
   serial: string;
   /** device (one config with every entity; default) or entity (one config per entity). */
   mode?: DiscoveryMode;
+  /** The [lxp.NAME] name when several inverters run: one HA device per inverter, ids made unique by serial. */
+  name?: string;
+  /** Topic names (default: the octolux layout of `prefix`). */
+  layout?: TopicLayout;
 }
 
 /** Keys of inputs/1..4 that get no entity, and why. */
@@ -80,13 +87,19 @@ function bitsTemplate(key: string, letter: string, table: Readonly<Record<number
     `{{ (ns.s | join(', ') or 'none')[:255] }}`;
 }
 
-function sensor(key: string, block: InputBlock, prefix: string): HaComponent[] {
+function sensor(key: string, block: InputBlock, layout: TopicLayout): HaComponent[] {
   const info = inputKeyInfo(key);
   if (!info) throw new Error(`discovery: no register-table entry for inputs key "${key}"`);
-  const stateTopic = `${prefix}/inputs/${block}`;
+  // lxp-bridge's JSON names registers by the table key (v_ac_r, not octolux's v_acr) and has fewer keys
+  let jsonKey = key;
+  if (layout.layout === "lxp-bridge") {
+    if (!LXP_BRIDGE_KEYS[block].includes(key)) jsonKey = (info as RegisterDef).key ?? key;
+    if (!LXP_BRIDGE_KEYS[block].includes(jsonKey)) return [];
+  }
+  const stateTopic = layout.state(`inputs/${block}`);
   const options: Record<string, unknown> = {
     state_topic: stateTopic,
-    value_template: `{{ value_json.${key} }}`,
+    value_template: `{{ value_json.${jsonKey} }}`,
   };
   if (info.unit) options.unit_of_measurement = info.unit;
   if (info.deviceClass) options.device_class = info.deviceClass;
@@ -96,8 +109,8 @@ function sensor(key: string, block: InputBlock, prefix: string): HaComponent[] {
   const out: HaComponent[] = [{ key, platform: "sensor", name: info.name, options }];
   const def = info as RegisterDef;
   if (def.textName && (def.kind === "status" || def.kind === "fault" || def.kind === "warning")) {
-    const template = def.kind === "status" ? statusTemplate(key) : bitsTemplate(
-      key,
+    const template = def.kind === "status" ? statusTemplate(jsonKey) : bitsTemplate(
+      jsonKey,
       def.kind === "fault" ? "E" : "W",
       def.kind === "fault" ? FAULT_TEXTS : WARNING_TEXTS,
     );
@@ -110,25 +123,29 @@ function sensor(key: string, block: InputBlock, prefix: string): HaComponent[] {
 }
 
 /** Every entity of the inverter, in order: sensors by block, switches, numbers, slots. */
-export function inverterComponents(prefix: string): HaComponent[] {
+export function inverterComponents(layout: TopicLayout): HaComponent[] {
   const out: HaComponent[] = [];
   for (const block of [1, 2, 3, 4] as InputBlock[]) {
     for (const key of blockKeys(block)) {
       if (key in NOT_EXPOSED) continue;
-      out.push(...sensor(key, block, prefix));
+      out.push(...sensor(key, block, layout));
     }
   }
+  const commandTopic = (name: string, register?: number) =>
+    (layout.encodeCommand(name, "") ??
+      (register === undefined ? undefined : layout.encodeCommand(`set_hold/${register}`, "")))?.topic;
   for (const c of COMMANDS) {
-    if (c.value.kind !== "bool") continue;
+    const command_topic = commandTopic(c.name, c.register);
+    if (c.value.kind !== "bool" || !command_topic) continue;
     out.push({
       key: c.name,
       platform: "switch",
       name: c.label,
       options: {
-        command_topic: `${prefix}/cmd/${c.name}`,
+        command_topic,
         payload_on: "on",
         payload_off: "off",
-        state_topic: `${prefix}/hold/${c.register}`,
+        state_topic: layout.state(`hold/${c.register}`),
         value_template: `{{ 'on' if ((value | int) // ${2 ** c.value.bit}) % 2 == 1 else 'off' }}`,
         state_on: "on",
         state_off: "off",
@@ -137,15 +154,16 @@ export function inverterComponents(prefix: string): HaComponent[] {
     });
   }
   for (const c of COMMANDS) {
-    if (c.value.kind !== "int") continue;
+    const command_topic = commandTopic(c.name, c.register);
+    if (c.value.kind !== "int" || !command_topic) continue;
     out.push({
       key: c.name,
       platform: "number",
       name: c.label,
       options: {
-        command_topic: `${prefix}/cmd/${c.name}`,
+        command_topic,
         command_template: "{{ value | int }}",
-        state_topic: `${prefix}/hold/${c.register}`,
+        state_topic: layout.state(`hold/${c.register}`),
         min: c.value.min,
         max: c.value.max,
         step: 1,
@@ -157,14 +175,16 @@ export function inverterComponents(prefix: string): HaComponent[] {
   }
   for (const kind of SLOT_KINDS) {
     for (const n of SLOT_NUMBERS) {
+      const command_topic = commandTopic(`${kind.name}_slot/${n}`);
+      if (!command_topic) continue;
       out.push({
         key: `${kind.name}_slot_${n}`,
         platform: "text",
         name: `${kind.label} slot ${n}`,
         options: {
-          command_topic: `${prefix}/cmd/${kind.name}_slot/${n}`,
+          command_topic,
           command_template: "{{ value }}",
-          state_topic: `${prefix}/slot/${kind.name}/${n}`,
+          state_topic: layout.state(`slot/${kind.name}/${n}`),
           min: 11,
           max: 11,
           mode: "text",
@@ -178,25 +198,31 @@ export function inverterComponents(prefix: string): HaComponent[] {
   return out;
 }
 
-/** The device id of an inverter: "ess2mqtt_<datalog, lower case>". */
-export function inverterDeviceId(datalog: string): string {
-  return `ess2mqtt_${datalog.toLowerCase()}`;
+/**
+ * The device id of an inverter: "ess2mqtt_<datalog>" (lower case); a named inverter (several in one
+ * serve) adds its serial, as a master/slave pair may share a dongle.
+ */
+export function inverterDeviceId(datalog: string, serial?: string): string {
+  return serial
+    ? `ess2mqtt_${datalog.toLowerCase()}_${serial.toLowerCase()}`
+    : `ess2mqtt_${datalog.toLowerCase()}`;
 }
 
 export function inverterDeviceSpec(o: DiscoveryOptions): HaDeviceSpec {
-  const id = inverterDeviceId(o.datalog);
+  const id = inverterDeviceId(o.datalog, o.name ? o.serial : undefined);
+  const layout = o.layout ?? topicLayout({ layout: "octolux", prefix: o.prefix, datalog: o.datalog });
   return {
     discoveryPrefix: o.discoveryPrefix,
     id,
     device: {
       identifiers: [id],
-      name: `LuxPower ${o.serial}`,
+      name: o.name ? `LuxPower ${o.name} (${o.serial})` : `LuxPower ${o.serial}`,
       manufacturer: "LuxPower",
       model: "LXP inverter",
       serial_number: o.serial,
     },
-    availability: [{ topic: `${o.prefix}/status` }, { topic: `${o.prefix}/inverter` }],
-    components: inverterComponents(o.prefix),
+    availability: [{ topic: layout.status }, { topic: layout.state("inverter") }],
+    components: inverterComponents(layout),
   };
 }
 

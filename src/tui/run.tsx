@@ -8,15 +8,18 @@ import { MqttLink } from "../mqtt/client.ts";
 import { loggerFor, LogSink } from "../log.ts";
 import { applyMessage, emptyState } from "./state.ts";
 import { Dashboard } from "./app.tsx";
+import { topicLayout } from "../lxp/topics.ts";
 
 export interface TuiOptions {
   config: Config;
   /** Aborted on SIGTERM (and SIGINT when the terminal is not in raw mode). */
   signal: AbortSignal;
+  /** The [lxp.NAME] inverter to follow (octolux/NAME/…); absent: the seed's topics. */
+  inverter?: string;
 }
 
 /** Runs the dashboard until q (→ "quit") or Ctrl-C / the signal (→ "interrupted"). */
-export async function runTui({ config, signal }: TuiOptions): Promise<"quit" | "interrupted"> {
+export async function runTui({ config, signal, inverter }: TuiOptions): Promise<"quit" | "interrupted"> {
   if (!Deno.stdin.isTerminal() || !Deno.stdout.isTerminal()) {
     throw new TuiError("no-terminal", "tui needs an interactive terminal (stdin and stdout must be a TTY)");
   }
@@ -25,8 +28,19 @@ export async function runTui({ config, signal }: TuiOptions): Promise<"quit" | "
   const sink = new LogSink({ level: "info", json: false, colour: false, write: () => {}, ringSize: 200 });
   const logger = loggerFor(sink, { component: "tui" });
   const link = new MqttLink(mqttLinkOptions(m, { clientIdSuffix: "_tui" }), logger);
-  const state = emptyState(m.prefix);
-  link.subscribe(`${m.prefix}/#`, (msg) => applyMessage(state, msg.topic, msg.payload));
+  const inv = config.inverters.find((i) => i.name === (inverter ?? ""));
+  const layout = topicLayout({
+    layout: m.topics,
+    prefix: m.prefix,
+    name: inverter,
+    datalog: inv?.datalog ?? config.lxp?.datalog ?? "",
+  });
+  const base = layout.state("inverter").slice(0, -"/inverter".length);
+  const state = emptyState(base, layout.status);
+  link.subscribe(`${base}/#`, (msg) => applyMessage(state, msg.topic, msg.payload));
+  if (!layout.status.startsWith(`${base}/`)) {
+    link.subscribe(layout.status, (msg) => applyMessage(state, msg.topic, msg.payload));
+  }
   link.subscribe("N/#", (msg) => applyMessage(state, msg.topic, msg.payload));
   await link.start();
 
@@ -41,8 +55,12 @@ export async function runTui({ config, signal }: TuiOptions): Promise<"quit" | "
     }
   }, 500);
   const refresh = () => {
-    for (const block of ["1", "2", "3"]) link.publish(`${m.prefix}/cmd/read_input`, block);
-    for (let reg = 0; reg < 240; reg += 40) link.publish(`${m.prefix}/cmd/read_hold`, `${reg},40`);
+    const send = (name: string, payload: string) => {
+      const c = layout.encodeCommand(name, payload);
+      if (c) link.publish(c.topic, c.payload);
+    };
+    for (const block of ["1", "2", "3"]) send("read_input", block);
+    for (let reg = 0; reg < 240; reg += 40) send("read_hold", `${reg},40`);
     keepalive();
   };
   refresh();

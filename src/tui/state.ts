@@ -5,6 +5,8 @@ import { findRegister, formatValue, scaledValue } from "../lxp/registers.ts";
 
 export interface DashboardState {
   prefix: string;
+  /** The bridge's availability topic when it is not <prefix>/status (named inverters, lxp-bridge topics). */
+  statusTopic?: string;
   inputs: Record<string, Record<string, number>>;
   inputsAt: Record<string, number>;
   holds: Map<number, number>;
@@ -16,9 +18,10 @@ export interface DashboardState {
   messages: number;
 }
 
-export function emptyState(prefix: string): DashboardState {
+export function emptyState(prefix: string, statusTopic?: string): DashboardState {
   return {
     prefix,
+    ...(statusTopic && statusTopic !== `${prefix}/status` ? { statusTopic } : {}),
     inputs: {},
     inputsAt: {},
     holds: new Map(),
@@ -42,6 +45,10 @@ export function applyMessage(
   state.messages++;
   const text = decoder.decode(payload);
   const p = state.prefix + "/";
+  if (topic === state.statusTopic) {
+    state.bridge = text;
+    return state;
+  }
   if (topic.startsWith(p)) {
     const rest = topic.slice(p.length);
     if (rest.startsWith("inputs/")) {
