@@ -1,2 +1,9 @@
 // Embedded at build time (no files are read at run time, so the compiled binary knows its version).
+// The release workflow (.github/workflows/release.yml) rewrites VERSION and COMMIT before `deno compile`.
 export const VERSION = "0.1.0";
+export const COMMIT = "dev";
+
+/** What `ess2mqtt --version` prints: version, git commit, and the Deno runtime it runs on. */
+export function versionText(): string {
+  return `ess2mqtt ${VERSION} (commit ${COMMIT}, deno ${Deno.version.deno})`;
+}

@@ -4,7 +4,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { Context, type ProgramWithGlobals } from "./context.ts";
 import { ExitCode, exitCodeFor } from "./errors.ts";
-import { VERSION } from "../version.ts";
+import { versionText } from "../version.ts";
 import { registerConfigCommands } from "./cmd_config.ts";
 import { registerLxpCommands } from "./cmd_lxp.ts";
 import { registerSimCommands } from "./cmd_sim.ts";
@@ -16,7 +16,7 @@ export function buildProgram(): { program: ProgramWithGlobals; ctx: Context } {
   const program = new Command()
     .name("ess2mqtt")
     .description("Bridge home energy-storage systems (LuxPower inverters, Victron Venus) to MQTT.")
-    .version(VERSION, "-V, --version")
+    .version(versionText(), "-V, --version", "print the version, git commit and Deno version")
     .option("-c, --config <file>", "config file (INI)", "./config.ini")
     .option("--json", "print results (and errors) as one JSON document on stdout")
     .option("-v, --verbose", "debug logging on stderr")
