@@ -10,6 +10,7 @@ import { BLOCK_SIZE, BLOCK_START, decodeInputReply, stringifyInputs } from "../l
 import { type CommandPlan, NAMED_COMMANDS, planCommand } from "../lxp/commands.ts";
 import type { LxpClient } from "../lxp/client.ts";
 import { discoveryMessages } from "../lxp/discovery.ts";
+import { formatSlot, SLOT_COMMAND, slotFromRegisters, slotOfRegister, slotRegisters } from "../lxp/slots.ts";
 
 /** The part of LxpClient the bridge uses (lets tests and the TUI share it). */
 export type InverterLink = Pick<
@@ -29,7 +30,8 @@ const decoder = new TextDecoder();
 
 /** Names of the command topics this bridge understands (`set_hold/<reg>` is a family). */
 export function isKnownCommand(name: string): boolean {
-  return [...NAMED_COMMANDS, "read_input", "read_hold"].includes(name) || /^set_hold\/[^/]*$/.test(name);
+  return [...NAMED_COMMANDS, "read_input", "read_hold"].includes(name) || /^set_hold\/[^/]*$/.test(name) ||
+    SLOT_COMMAND.test(name);
 }
 
 interface Job {
@@ -47,6 +49,8 @@ export class LxpBridge {
   private idleWaiters: (() => void)[] = [];
   private unsubscribers: (() => void)[] = [];
   private stopped = false;
+  /** Last value seen of each time-slot register (both halves are needed for slot/<kind>/<n>). */
+  private slotValues = new Map<number, number>();
 
   constructor(
     private readonly o: LxpBridgeOptions & { inverter: InverterLink; mqtt: MqttLink; logger: Logger },
@@ -113,8 +117,34 @@ export class LxpBridge {
         mqtt.publish(this.topic(`hold/${p.register + i}`), String(v), { qos: 1 });
         this.stats.published++;
       });
+      this.noteSlotValues(p.register, p.values);
     } else if (p.fn === FN_WRITE_SINGLE && p.value !== undefined && p.address !== 0) {
       mqtt.publish(this.topic(`hold/${p.register}`), String(p.value), { qos: 1 });
+      this.stats.published++;
+      this.noteSlotValues(p.register, [p.value]);
+    }
+  }
+
+  /** Time-slot registers seen (read or written, by anyone) → retained slot/<kind>/<n> `HH:MM-HH:MM`. */
+  private noteSlotValues(first: number, values: readonly number[]) {
+    const touched = new Map<string, { kind: string; n: number; start: number; end: number }>();
+    values.forEach((v, i) => {
+      const slot = slotOfRegister(first + i);
+      if (!slot) return;
+      this.slotValues.set(first + i, v);
+      touched.set(`${slot.kind.name}/${slot.n}`, {
+        kind: slot.kind.name,
+        n: slot.n,
+        ...slotRegisters(slot.kind, slot.n),
+      });
+    });
+    for (const [key, s] of touched) {
+      const start = this.slotValues.get(s.start), end = this.slotValues.get(s.end);
+      if (start === undefined || end === undefined) continue;
+      this.o.mqtt.publish(this.topic(`slot/${key}`), formatSlot(slotFromRegisters(start, end)), {
+        retain: true,
+        qos: 1,
+      });
       this.stats.published++;
     }
   }
@@ -219,6 +249,23 @@ export class LxpBridge {
         return;
       case "setBit":
         await inverter.updateBit(plan.register, plan.bit, plan.on);
+        return;
+      case "writeSlot":
+        try {
+          await inverter.writeHold(plan.start, plan.startValue);
+          await inverter.writeHold(plan.end, plan.endValue);
+        } catch (err) {
+          // Half a slot may have been written: read it back, so slot/<kind>/<n> shows what the inverter has.
+          try {
+            await inverter.readHold(plan.start, plan.end - plan.start + 1);
+          } catch (readErr) {
+            this.o.logger.warn("cannot read the slot back after a failed write", {
+              slot: `${plan.slot}/${plan.n}`,
+              error: (readErr as Error).message,
+            });
+          }
+          throw err;
+        }
         return;
     }
   }

@@ -10,6 +10,7 @@ import { commandForBit } from "../lxp/commands.ts";
 import { LxpError } from "../lxp/errors.ts";
 import type { InputBlock } from "../lxp/inputs.ts";
 import type { RegisterTransport } from "../lxp/transport.ts";
+import { findSlotKind, formatSlot, type Slot, slotRegisters } from "../lxp/slots.ts";
 
 const decoder = new TextDecoder();
 
@@ -140,6 +141,16 @@ export class MqttRegisterTransport implements RegisterTransport {
     const echo = seen.findLast((m) => m.topic === `${this.prefix}/hold/${register}`);
     if (echo) return Number(decoder.decode(echo.payload));
     return (await this.readHold(register, 1))[0];
+  }
+
+  /** `cmd/<kind>_slot/<n>` → the bridge writes and verifies both registers; their echoes are the answer. */
+  async writeSlot(kind: string, n: number, slot: Slot): Promise<{ start: number; end: number }> {
+    const k = findSlotKind(kind);
+    if (!k) throw new RangeError(`unknown slot kind "${kind}"`);
+    const regs = slotRegisters(k, n);
+    const seen = await this.command(`${kind}_slot/${n}`, formatSlot(slot));
+    const [start, end] = this.holdValues(seen, regs.start, regs.end - regs.start + 1);
+    return { start, end };
   }
 
   close(): Promise<void> {

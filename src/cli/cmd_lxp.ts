@@ -25,7 +25,7 @@ import {
 const VIAS = ["lxp", "mqtt"] as const;
 type Via = (typeof VIAS)[number];
 
-interface CommonOpts {
+export interface CommonOpts {
   host?: string;
   port?: string;
   datalog?: string;
@@ -74,7 +74,11 @@ async function defaultVia(opts: CommonOpts, ctx: CliContext): Promise<Via> {
   return (await ctx.loadConfig()).lxp?.host ? "lxp" : "mqtt";
 }
 
-async function openTransport(opts: CommonOpts, ctx: CliContext, logger: Logger): Promise<RegisterTransport> {
+export async function openTransport(
+  opts: CommonOpts,
+  ctx: CliContext,
+  logger: Logger,
+): Promise<RegisterTransport> {
   const via = opts.via === undefined ? await defaultVia(opts, ctx) : parseChoice("--via", opts.via, VIAS);
   const timeoutMs = opts.timeout === undefined
     ? undefined
@@ -109,7 +113,7 @@ async function openTransport(opts: CommonOpts, ctx: CliContext, logger: Logger):
 }
 
 /** A logger for one-shot commands: warnings and errors only unless -v (the final error is printed anyway). */
-function oneShotLogger(base: Logger, verbose: boolean): Logger {
+export function oneShotLogger(base: Logger, verbose: boolean): Logger {
   if (verbose) return base;
   const wrap = (l: Logger): Logger => ({
     debug() {},
@@ -127,7 +131,7 @@ function oneShotLogger(base: Logger, verbose: boolean): Logger {
   return wrap(base);
 }
 
-function addCommon<C extends Command<any, any, any>>(cmd: C): C {
+export function addCommon<C extends Command<any, any, any>>(cmd: C): C {
   cmd
     .option(
       "--via <transport>",

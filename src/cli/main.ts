@@ -10,6 +10,7 @@ import { registerLxpCommands } from "./cmd_lxp.ts";
 import { registerSimCommands } from "./cmd_sim.ts";
 import { registerVenusCommands } from "./cmd_venus.ts";
 import { registerServeCommands } from "./cmd_serve.ts";
+import { registerSlotCommands } from "./cmd_slot.ts";
 import { registerCompletionCommand } from "./completions.ts";
 
 export function buildProgram(): { program: ProgramWithGlobals; ctx: Context } {
@@ -26,6 +27,7 @@ export function buildProgram(): { program: ProgramWithGlobals; ctx: Context } {
   const ctx = new Context(program);
   registerServeCommands(program, ctx);
   registerLxpCommands(program, ctx);
+  registerSlotCommands(program, ctx);
   registerSimCommands(program, ctx);
   registerVenusCommands(program, ctx);
   registerConfigCommands(program, ctx);
