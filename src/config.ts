@@ -30,6 +30,8 @@ export interface LxpConfig {
   connect_timeout: number;
   command_timeout: number;
   silence_timeout: number;
+  time_sync: "off" | "daily";
+  time_sync_threshold: number;
 }
 export interface DbusConfig {
   address: string;
@@ -182,6 +184,17 @@ export const CONFIG_SCHEMA: Record<
         type: { kind: "number", min: 1, max: 86400 },
         default: 900,
         doc: "reconnect when nothing arrives for this many seconds",
+      },
+      time_sync: {
+        type: { kind: "enum", values: ["off", "daily"] },
+        default: "off",
+        doc:
+          "daily: check the inverter clock when the link comes up and then once a day; set it to the host's local time when it is off by more than time_sync_threshold",
+      },
+      time_sync_threshold: {
+        type: { kind: "number", min: 1, max: 86400 },
+        default: 60,
+        doc: "seconds of clock drift tolerated before time_sync sets the inverter clock",
       },
     },
   },

@@ -49,6 +49,8 @@ Deno.test("types are coerced and defaults filled", () => {
     connect_timeout: 5,
     command_timeout: 2.5,
     silence_timeout: 900,
+    time_sync: "off",
+    time_sync_threshold: 60,
   });
   assert.deepEqual(c.dbus, { address: "system", portal_id: "", keepalive: 0, read_only: true });
 });
@@ -63,7 +65,7 @@ Deno.test("every problem is listed at once, naming section, key and value", () =
       'config.ini [mqtt] reject_unauthorized: must be true or false (got "maybe")',
       'config.ini [lxp] serial: must be exactly 10 characters (has 3) (got "123")',
       'config.ini [lxp] port: must be between 1 and 65535 (got "0")',
-      "config.ini [lxp] foo: unknown key (known: host, port, serial, datalog, heartbeats, connect_timeout, command_timeout, silence_timeout)",
+      "config.ini [lxp] foo: unknown key (known: host, port, serial, datalog, heartbeats, connect_timeout, command_timeout, silence_timeout, time_sync, time_sync_threshold)",
       "config.ini [lxp] datalog: required",
       'config.ini [dbus] keepalive: must be a number (got "soon")',
     ],

@@ -255,6 +255,34 @@ Deno.test("MQTT cmd/<kind>_slot/<n>: both registers written, echo-verified, reta
       assert.equal(r.sim.received.length, from);
     });
 
+    await t.step(
+      "clock over MQTT: cmd/set_clock and `time set|get --via mqtt` (same output as lxp)",
+      async () => {
+        const from = r.sim.received.length;
+        assert.equal(await r.command("set_clock", "2030-01-02 03:04:05"), "OK");
+        assert.deepEqual(r.sim.received.slice(from).map((p) => [p.fn, p.register, p.values]), [
+          [0x10, 12, [30 | (1 << 8), 2 | (3 << 8), 4 | (5 << 8)]],
+        ]);
+        assert.equal(await r.command("set_clock", "2030-13-02 03:04:05"), "FAIL");
+        const m = await runCli([
+          "-c",
+          r.clientCfg.path,
+          "time",
+          "set",
+          "2031-05-06 07:08:09",
+          "--via",
+          "mqtt",
+        ]);
+        assert.equal(m.code, 0, m.stderr);
+        assert.equal(m.stdout, "inverter clock := 2031-05-06 07:08:09: OK\n");
+        const g = JSON.parse(
+          (await runCli(["-c", r.clientCfg.path, "--json", "time", "get", "--via", "mqtt"])).stdout,
+        );
+        assert.match(g.inverter, /^2031-05-06 07:08:\d\d$/);
+        assert.equal(await r.command("set_clock", "now"), "OK");
+      },
+    );
+
     await t.step("exception on a slot register → exit 6 on both transports", async () => {
       r.sim.setFaults({ exceptionRegisters: [157] });
       const l = await runCli(["slot", "set", "ac_first", "3", "01:00-02:00", ...r.lxpArgs]);

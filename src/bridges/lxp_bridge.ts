@@ -10,12 +10,21 @@ import { BLOCK_SIZE, BLOCK_START, decodeInputReply, stringifyInputs } from "../l
 import { type CommandPlan, NAMED_COMMANDS, planCommand } from "../lxp/commands.ts";
 import type { LxpClient } from "../lxp/client.ts";
 import { discoveryMessages } from "../lxp/discovery.ts";
+import { CLOCK_REGISTER, encodeClock, localFields } from "../lxp/clock.ts";
 import { formatSlot, SLOT_COMMAND, slotFromRegisters, slotOfRegister, slotRegisters } from "../lxp/slots.ts";
 
 /** The part of LxpClient the bridge uses (lets tests and the TUI share it). */
 export type InverterLink = Pick<
   LxpClient,
-  "connected" | "waitConnected" | "onPacket" | "onLink" | "readHold" | "readInput" | "writeHold" | "updateBit"
+  | "connected"
+  | "waitConnected"
+  | "onPacket"
+  | "onLink"
+  | "readHold"
+  | "readInput"
+  | "writeHold"
+  | "updateBit"
+  | "writeMulti"
 >;
 
 export interface LxpBridgeOptions {
@@ -31,7 +40,7 @@ const decoder = new TextDecoder();
 /** Names of the command topics this bridge understands (`set_hold/<reg>` is a family). */
 export function isKnownCommand(name: string): boolean {
   return [...NAMED_COMMANDS, "read_input", "read_hold"].includes(name) || /^set_hold\/[^/]*$/.test(name) ||
-    SLOT_COMMAND.test(name);
+    SLOT_COMMAND.test(name) || name === "set_clock";
 }
 
 interface Job {
@@ -249,6 +258,9 @@ export class LxpBridge {
         return;
       case "setBit":
         await inverter.updateBit(plan.register, plan.bit, plan.on);
+        return;
+      case "setClock":
+        await inverter.writeMulti(CLOCK_REGISTER, encodeClock(plan.fields ?? localFields(new Date())));
         return;
       case "writeSlot":
         try {

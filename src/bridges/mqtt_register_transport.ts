@@ -10,6 +10,7 @@ import { commandForBit } from "../lxp/commands.ts";
 import { LxpError } from "../lxp/errors.ts";
 import type { InputBlock } from "../lxp/inputs.ts";
 import type { RegisterTransport } from "../lxp/transport.ts";
+import { type ClockFields, formatClock } from "../lxp/clock.ts";
 import { findSlotKind, formatSlot, type Slot, slotRegisters } from "../lxp/slots.ts";
 
 const decoder = new TextDecoder();
@@ -151,6 +152,11 @@ export class MqttRegisterTransport implements RegisterTransport {
     const seen = await this.command(`${kind}_slot/${n}`, formatSlot(slot));
     const [start, end] = this.holdValues(seen, regs.start, regs.end - regs.start + 1);
     return { start, end };
+  }
+
+  /** `cmd/set_clock` `YYYY-MM-DD HH:MM:SS` → the bridge writes 12–14 (write-multi). */
+  async setClock(fields: ClockFields): Promise<void> {
+    await this.command("set_clock", formatClock(fields));
   }
 
   close(): Promise<void> {

@@ -10,6 +10,7 @@
 
 import type { InputBlock } from "./inputs.ts";
 import { type BitDef, findByKey, REG21_BITS } from "./registers.ts";
+import { type ClockFields, parseClock } from "./clock.ts";
 import { encodeSlotTime, parseSlot, parseSlotNumber, slotCommandParts, slotRegisters } from "./slots.ts";
 
 export type CommandPlan =
@@ -17,6 +18,8 @@ export type CommandPlan =
   | { kind: "write"; register: number; value: number }
   | { kind: "readInput"; block: InputBlock }
   | { kind: "readHold"; register: number; count: number }
+  /** The inverter clock (holdings 12–14, write-multi); no fields = the bridge host's local time when it runs. */
+  | { kind: "setClock"; fields?: ClockFields }
   /** Time-of-use slot: both registers written (start, then end), each echo verified. */
   | {
     kind: "writeSlot";
@@ -98,6 +101,7 @@ export const ALL_COMMANDS: readonly string[] = [
   "read_input",
   "read_hold",
   "set_hold/<reg>",
+  "set_clock",
   "ac_charge_slot/<1-3>",
   "ac_first_slot/<1-3>",
   "charge_priority_slot/<1-3>",
@@ -207,6 +211,12 @@ export function planCommand(name: string, payload: string): PlanResult {
       return { ok: false, error: `set_hold/${register}: payload ${show(payload)} is not an integer 0–65535` };
     }
     return { ok: true, plan: { kind: "write", register, value } };
+  }
+  if (name === "set_clock") {
+    if (trimAscii(payload).toLowerCase() === "now") return { ok: true, plan: { kind: "setClock" } };
+    const fields = parseClock(trimAscii(payload));
+    if (typeof fields === "string") return { ok: false, error: `set_clock: ${fields} (or "now")` };
+    return { ok: true, plan: { kind: "setClock", fields } };
   }
   const slot = slotCommandParts(name);
   if (slot) {

@@ -6,6 +6,7 @@
 import type { Logger } from "../log.ts";
 import { LxpClient } from "./client.ts";
 import { BLOCK_SIZE, BLOCK_START, type InputBlock, inputsJson } from "./inputs.ts";
+import { CLOCK_REGISTER, type ClockFields, encodeClock } from "./clock.ts";
 import { encodeSlotTime, findSlotKind, type Slot, slotRegisters } from "./slots.ts";
 
 export interface RegisterTransport {
@@ -22,6 +23,8 @@ export interface RegisterTransport {
    * error is rethrown.
    */
   writeSlot(kind: string, n: number, slot: Slot): Promise<{ start: number; end: number }>;
+  /** Sets the inverter clock (holdings 12–14, one write-multi) to a wall-clock time. */
+  setClock(fields: ClockFields): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,7 +85,7 @@ export async function openLxpTransport(target: LxpTarget, logger: Logger): Promi
 
 /** The transport over an LxpClient someone else runs (the TUI's direct mode); close() is the caller's. */
 export function lxpClientTransport(
-  client: Pick<LxpClient, "readHold" | "readInput" | "writeHold" | "updateBit">,
+  client: Pick<LxpClient, "readHold" | "readInput" | "writeHold" | "updateBit" | "writeMulti">,
   close: () => Promise<void>,
 ): RegisterTransport {
   const t: RegisterTransport = {
@@ -95,6 +98,7 @@ export function lxpClientTransport(
     writeHold: (r, v) => client.writeHold(r, v),
     updateBit: (r, b, on) => client.updateBit(r, b, on),
     writeSlot: (kind, n, slot) => writeSlotRegisters(t, kind, n, slot),
+    setClock: (fields) => client.writeMulti(CLOCK_REGISTER, encodeClock(fields)),
     close,
   };
   return t;

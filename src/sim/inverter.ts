@@ -594,6 +594,7 @@ export class InverterSimulator {
   }
 
   private readReply(fn: number, register: number, count: number, protocol: number): Uint8Array {
+    if (fn === FN_READ_HOLD && register <= 14 && register + count > 12) this.refreshClock();
     const bank = fn === FN_READ_HOLD ? this.holdings : this.inputs;
     const values = Array.from(bank.subarray(register, register + count));
     return encodePacket({
@@ -910,7 +911,13 @@ export class InverterSimulator {
     inp[127] = vAc;
     inp[129] = 0;
 
-    // inverter clock in 12–14 (year-2000/month, day/hour, minute/second)
+    this.refreshClock();
+  }
+
+  /** The inverter clock in 12–14 (year-2000/month, day/hour, minute/second): sim clock + set offset. */
+  private refreshClock(): void {
+    const h = this.holdings;
+    const local = new Date(this.localMs(this.clock()) + this.clockOffsetMs);
     h[12] = ((local.getUTCFullYear() - 2000) & 0xff) | ((local.getUTCMonth() + 1) << 8);
     h[13] = local.getUTCDate() | (local.getUTCHours() << 8);
     h[14] = local.getUTCMinutes() | (local.getUTCSeconds() << 8);
