@@ -290,13 +290,19 @@ export function registerLxpCommands(program: ProgramWithGlobals, ctx: CliContext
     program.command("lxp").description("LuxPower protocol tools");
   lxp
     .command("decode")
-    .description("decode captured LXP frame(s) given as hex (spaces and colons allowed)")
-    .argument("<hex...>", "frame bytes in hex")
+    .description("decode captured LXP frame(s) given as hex (spaces and colons allowed), or a capture file")
+    .argument("[hex...]", "frame bytes in hex")
+    .option("--file <capture>", "decode every frame of a capture file (`ess2mqtt lxp capture`)")
     .addHelpText(
       "after",
       examples("ess2mqtt lxp decode a1 1a 02 00 0d 00 01 c1 42 41 31 32 33 34 35 36 37 38 00"),
     )
-    .action(async (parts: string[]) => {
+    .action(async (parts: string[], o: { file?: string }) => {
+      if (o.file !== undefined) {
+        if (parts.length) throw new CliError(ExitCode.usage, "give hex or --file, not both");
+        const { decodeCaptureFile } = await import("./cmd_capture.ts");
+        return decodeCaptureFile(ctx, o.file);
+      }
       const F = await import("../lxp/frame.ts");
       const { describePacket } = await import("../lxp/describe.ts");
       const hex = parts.join("");

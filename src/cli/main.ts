@@ -11,6 +11,7 @@ import { registerSimCommands } from "./cmd_sim.ts";
 import { registerVenusCommands } from "./cmd_venus.ts";
 import { registerServeCommands } from "./cmd_serve.ts";
 import { registerSlotCommands } from "./cmd_slot.ts";
+import { registerCaptureCommands } from "./cmd_capture.ts";
 import { registerTimeCommands } from "./cmd_time.ts";
 import { registerCompletionCommand } from "./completions.ts";
 
@@ -28,6 +29,7 @@ export function buildProgram(): { program: ProgramWithGlobals; ctx: Context } {
   const ctx = new Context(program);
   registerServeCommands(program, ctx);
   registerLxpCommands(program, ctx);
+  registerCaptureCommands(program, ctx);
   registerSlotCommands(program, ctx);
   registerTimeCommands(program, ctx);
   registerSimCommands(program, ctx);
