@@ -116,6 +116,45 @@ Deno.test("DST: the inverter follows the host's local wall time across a change 
   assert.equal(r.drift, -(3600 + 120));
 });
 
+Deno.test("LxpClient.writeMulti sends the spec §2.9 bytes and resolves on the count echo", async () => {
+  const { sim, port } = await startTestSimulator({ datalog: "2222222222", serial: "5555555555" });
+  const client = new LxpClient(
+    { host: "127.0.0.1", port, datalog: "2222222222", serial: "5555555555" },
+    silentLogger,
+  );
+  const out: Uint8Array[] = [];
+  client.onWire((dir, bytes) => dir === "out" && out.push(bytes));
+  try {
+    client.start();
+    await client.waitConnected(5000);
+    const fields = { year: 2022, month: 6, day: 19, hour: 20, minute: 23, second: 33 };
+    await client.writeMulti(12, encodeClock(fields));
+    assert.deepEqual(out, [fromHex(V.writeMulti12Request.replaceAll(" ", ""))]);
+    sim.setFaults({ exceptionRegisters: [13] });
+    await assert.rejects(client.writeMulti(12, encodeClock(fields)), /write multi 12: inverter answered/);
+  } finally {
+    await client.stop();
+    await sim.stop();
+  }
+});
+
+Deno.test("time sync: registers holding no valid time are always set", async () => {
+  const { sim, port } = await startTestSimulator({ physics: false });
+  const args = ["--host", "127.0.0.1", "--port", String(port), "--datalog", DATALOG, "--serial", SERIAL];
+  try {
+    sim.holdings[12] = 26; // month 0
+    const r = await runCli(["--json", "time", "sync", "--threshold", "3600", ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.synced, true);
+    assert.equal(doc.inverter, null);
+    assert.match(doc.invalid, /month 0 is not 1–12/);
+    assert.equal(sim.holdings[12] >> 8, localFields(new Date()).month);
+  } finally {
+    await sim.stop();
+  }
+});
+
 Deno.test("time get/set/sync against the simulator's clock", async (t) => {
   const { sim, port } = await startTestSimulator();
   const args = ["--host", "127.0.0.1", "--port", String(port), "--datalog", DATALOG, "--serial", SERIAL];

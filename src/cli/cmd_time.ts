@@ -91,11 +91,13 @@ export function registerTimeCommands(program: ProgramWithGlobals, ctx: CliContex
     const what = r.synced
       ? `set to ${formatClock(localFields(new Date()))}`
       : `within ${threshold} s: not changed`;
+    const inverter = r.inverter ? formatClock(r.inverter) : `invalid (${r.invalid})`;
     ctx.print(
-      `inverter ${formatClock(r.inverter)}, drift ${drift === null ? "invalid" : signed(drift)} s: ${what}`,
+      `inverter ${inverter}, drift ${drift === null ? "unknown" : `${signed(drift)} s`}: ${what}`,
       {
         ok: true,
-        inverter: formatClock(r.inverter),
+        inverter: r.inverter ? formatClock(r.inverter) : null,
+        ...(r.invalid ? { invalid: r.invalid } : {}),
         host: formatClock(r.host),
         drift_s: drift,
         threshold_s: threshold,

@@ -22,7 +22,9 @@ export interface ClockPort {
 }
 
 export interface SyncResult {
-  inverter: ClockFields;
+  /** The inverter's clock before any change; null when 12–14 hold no valid time (see `invalid`). */
+  inverter: ClockFields | null;
+  invalid?: string;
   host: ClockFields;
   /** Inverter minus host, seconds, before any change. */
   driftS: number;
@@ -40,9 +42,8 @@ export async function syncClock(port: ClockPort, now: () => Date, thresholdS: nu
   const synced = Math.abs(driftS) > thresholdS;
   if (synced) await port.setClock(localFields(now()));
   return {
-    inverter: typeof inverter === "string"
-      ? { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 }
-      : inverter,
+    inverter: typeof inverter === "string" ? null : inverter,
+    ...(typeof inverter === "string" ? { invalid: inverter } : {}),
     host: localFields(hostNow),
     driftS,
     synced,
@@ -113,7 +114,7 @@ export class ClockSync {
       const r = await syncClock(this.o.port, this.now, this.o.thresholdS);
       this.due = false;
       const fields = {
-        inverter: formatClock(r.inverter),
+        inverter: r.inverter ? formatClock(r.inverter) : r.invalid,
         host: formatClock(r.host),
         drift_s: Number.isFinite(r.driftS) ? r.driftS : null,
         threshold_s: this.o.thresholdS,
