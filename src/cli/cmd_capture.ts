@@ -114,8 +114,18 @@ export function registerCaptureCommands(program: ProgramWithGlobals, ctx: CliCon
         await ctx.interruptible(client.waitConnected(target.connectTimeoutMs, true));
         logger.info("capturing", { file });
         if (opts.read) {
-          for (let r = 0; r < 240; r += 40) await ctx.interruptible(client.readHold(r, 40));
-          for (let r = 0; r < 160; r += 40) await ctx.interruptible(client.readInput(r, 40));
+          // Every block is tried: a model without some range answers with an exception, which is captured too.
+          const reads: [string, number, () => Promise<number[]>][] = [];
+          for (let r = 0; r < 240; r += 40) reads.push(["hold", r, () => client.readHold(r, 40)]);
+          for (let r = 0; r < 160; r += 40) reads.push(["input", r, () => client.readInput(r, 40)]);
+          for (const [bank, register, read] of reads) {
+            try {
+              await ctx.interruptible(read());
+            } catch (e) {
+              if (e instanceof CliError || !client.connected) throw e;
+              logger.warn("capture: initial read failed", { bank, register, error: (e as Error).message });
+            }
+          }
         }
         const stop = new AbortController();
         const timer = durationMs === undefined ? undefined : setTimeout(() => stop.abort(), durationMs);
