@@ -4,6 +4,8 @@
 
 import assert from "node:assert/strict";
 import { planCommand } from "../src/lxp/commands.ts";
+import { LxpClient } from "../src/lxp/client.ts";
+import { silentLogger } from "../src/log.ts";
 import { FN_READ_HOLD, FN_WRITE_SINGLE } from "../src/lxp/frame.ts";
 import { mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
 import { runCli, spawnCli, writeConfig } from "./helpers/cli.ts";
@@ -86,6 +88,7 @@ async function rig() {
   ];
   return {
     sim,
+    simPort,
     mosq,
     sub,
     lxpArgs,
@@ -176,6 +179,29 @@ Deno.test("MQTT cmd/<kind>_slot/<n>: both registers written, echo-verified, reta
       assert.equal(await r.retained("octolux/slot/charge_priority/2"), "01:02-03:04");
       assert.equal(await r.retained("octolux/slot/charge_priority/1"), "00:00-00:00");
     });
+
+    await t.step(
+      "another client's read and write of slot registers also update slot/<kind>/<n>",
+      async () => {
+        const other = new LxpClient({
+          host: "127.0.0.1",
+          port: r.simPort,
+          datalog: DATALOG,
+          serial: SERIAL,
+        }, silentLogger);
+        other.start();
+        try {
+          await other.waitConnected(5000);
+          await other.readHold(152, 6); // the dongle sends the reply to every client, the bridge too
+          await r.sub.waitFor((l) => l === "octolux/slot/ac_first/2 00:00-00:00");
+          await other.writeHold(154, 7 + 256 * 45);
+          await r.sub.waitFor((l) => l === "octolux/slot/ac_first/2 07:45-00:00");
+          assert.equal(await r.retained("octolux/slot/ac_first/2"), "07:45-00:00");
+        } finally {
+          await other.stop();
+        }
+      },
+    );
 
     await t.step("echo mismatch → FAIL, the slot is read back and its state republished", async () => {
       r.sim.setFaults({ corruptEcho: true });
