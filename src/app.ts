@@ -133,6 +133,18 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
       stops.push(() => bridge.stop());
       client.start(signal);
       bridge.start();
+      if (lxp.time_sync === "daily") {
+        const { ClockSync } = await import("./lxp/clock_sync.ts");
+        const { lxpClientTransport } = await import("./lxp/transport.ts");
+        const clockSync = new ClockSync({
+          port: lxpClientTransport(client, () => Promise.resolve()),
+          link: client,
+          thresholdS: lxp.time_sync_threshold,
+          logger: logger.child({ component: "time_sync" }),
+        });
+        stops.push(() => clockSync.stop());
+        clockSync.start();
+      }
     }
     if (config.dbus) {
       const { VenusBridge } = await import("./bridges/venus_bridge.ts");

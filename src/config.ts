@@ -41,6 +41,8 @@ export interface LxpConfig {
 /** One inverter: its [lxp.NAME] section over [lxp], or the [lxp] section alone (name ""). */
 export interface InverterConfig extends LxpConfig {
   name: string;
+  time_sync: "off" | "daily";
+  time_sync_threshold: number;
 }
 export interface DbusConfig {
   address: string;
@@ -235,6 +237,17 @@ export const CONFIG_SCHEMA: Record<
         type: { kind: "bool" },
         default: false,
         doc: "read holdings 0–239 when the link comes up, so every hold/<reg> topic exists from the start",
+      },
+      time_sync: {
+        type: { kind: "enum", values: ["off", "daily"] },
+        default: "off",
+        doc:
+          "daily: check the inverter clock when the link comes up and then once a day; set it to the host's local time when it is off by more than time_sync_threshold",
+      },
+      time_sync_threshold: {
+        type: { kind: "number", min: 1, max: 86400 },
+        default: 60,
+        doc: "seconds of clock drift tolerated before time_sync sets the inverter clock",
       },
     },
   },

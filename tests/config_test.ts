@@ -55,6 +55,8 @@ Deno.test("types are coerced and defaults filled", () => {
     silence_timeout: 900,
     read_interval: 0,
     read_holdings_on_connect: false,
+    time_sync: "off",
+    time_sync_threshold: 60,
   });
   assert.deepEqual(c.inverters, [c.lxp]);
   assert.deepEqual(c.dbus, {
@@ -76,7 +78,7 @@ Deno.test("every problem is listed at once, naming section, key and value", () =
       'config.ini [mqtt] reject_unauthorized: must be true or false (got "maybe")',
       'config.ini [lxp] serial: must be exactly 10 characters (has 3) (got "123")',
       'config.ini [lxp] port: must be between 1 and 65535 (got "0")',
-      "config.ini [lxp] foo: unknown key (known: host, port, serial, datalog, heartbeats, connect_timeout, command_timeout, silence_timeout, read_interval, read_holdings_on_connect)",
+      "config.ini [lxp] foo: unknown key (known: host, port, serial, datalog, heartbeats, connect_timeout, command_timeout, silence_timeout, read_interval, read_holdings_on_connect, time_sync, time_sync_threshold)",
       "config.ini [lxp] datalog: required",
       'config.ini [dbus] keepalive: must be a number (got "soon")',
     ],

@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import { discoveryMessages, NOT_EXPOSED, SLOT_PATTERN } from "../src/lxp/discovery.ts";
 import { blockKeys, type InputBlock } from "../src/lxp/inputs.ts";
 import { unitFromText, venusDiscoveryMessages, venusEntityName } from "../src/venus/discovery.ts";
-import { VERSION } from "../src/version.ts";
+import { SUPPORT_URL, VERSION } from "../src/version.ts";
+
+/** The origin as version.ts names it (a release build adds its repository as the support URL). */
+const ORIGIN_JSON = `{"name":"ess2mqtt","sw_version":"${VERSION}"${
+  SUPPORT_URL ? `,"support_url":"${SUPPORT_URL}"` : ""
+}}`;
 
 const ID = "ess2mqtt_ba12345678";
 const opts = {
@@ -25,7 +30,7 @@ Deno.test("device form: one retained config on <prefix>/device/<id>/config, exac
   assert.equal(device[0].topic, `homeassistant/device/${ID}/config`);
   const fixture = await Deno.readTextFile(new URL("./fixtures/ha_inverter_device.json", import.meta.url));
   const expected = JSON.parse(fixture);
-  expected.o.sw_version = VERSION; // the fixture names 0.1.0
+  expected.o = JSON.parse(ORIGIN_JSON); // the fixture names 0.1.0 and no support URL
   assert.equal(device[0].payload, JSON.stringify(expected));
 });
 
@@ -34,7 +39,7 @@ Deno.test("device form: dev, o (name, version, support URL), availability on bot
   assert.ok(
     p.startsWith(
       `{"dev":{"identifiers":["${ID}"],"name":"LuxPower 0123456789","manufacturer":"LuxPower","model":"LXP inverter","serial_number":"0123456789"},` +
-        `"o":{"name":"ess2mqtt","sw_version":"${VERSION}","support_url":"https://github.com/ess2mqtt/ess2mqtt"},` +
+        `"o":${ORIGIN_JSON},` +
         `"availability":[{"topic":"octolux/status"},{"topic":"octolux/inverter"}],"availability_mode":"all","cmps":{`,
     ),
   );
@@ -161,7 +166,7 @@ Deno.test("entity form: one config per entity with device, origin and default_en
       `"device_class":"voltage","state_class":"measurement",` +
       `"availability":[{"topic":"octolux/status"},{"topic":"octolux/inverter"}],"availability_mode":"all",` +
       `"device":{"identifiers":["${ID}"],"name":"LuxPower 0123456789","manufacturer":"LuxPower","model":"LXP inverter","serial_number":"0123456789"},` +
-      `"origin":{"name":"ess2mqtt","sw_version":"${VERSION}","support_url":"https://github.com/ess2mqtt/ess2mqtt"}}`,
+      `"origin":${ORIGIN_JSON}}`,
   );
   const slot = msgs.find((m) => m.topic === `homeassistant/text/${ID}/ac_first_slot_3/config`);
   assert.equal(JSON.parse(slot!.payload).command_topic, "octolux/cmd/ac_first_slot/3");
@@ -188,7 +193,7 @@ Deno.test("Venus: device config for a selection of items, exactly", () => {
   assert.equal(
     msgs[0].payload,
     `{"dev":{"identifiers":["${VID}"],"name":"Victron Venus ${PORTAL}","manufacturer":"Victron Energy","model":"Venus OS"},` +
-      `"o":{"name":"ess2mqtt","sw_version":"${VERSION}","support_url":"https://github.com/ess2mqtt/ess2mqtt"},` +
+      `"o":${ORIGIN_JSON},` +
       `"availability":[{"topic":"octolux/status"}],"cmps":{` +
       `"system_0_dc_battery_soc":{"p":"sensor","name":"Battery SOC","unique_id":"${VID}_system_0_dc_battery_soc",` +
       `"default_entity_id":"sensor.${VID}_system_0_dc_battery_soc","state_topic":"N/${PORTAL}/system/0/Dc/Battery/Soc",` +

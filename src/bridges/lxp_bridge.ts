@@ -18,11 +18,28 @@ import { HaAnnouncer } from "./ha_announcer.ts";
 import { type TopicLayout, topicLayout } from "../lxp/topics.ts";
 import { LxpBridgeInputs } from "../lxp/lxp_bridge_inputs.ts";
 import { decodeBits } from "../lxp/registers.ts";
+import { CLOCK_REGISTER, encodeClock, localFields } from "../lxp/clock.ts";
+import {
+  formatSlot,
+  SLOT_COMMAND,
+  slotFromRegisters,
+  slotJson,
+  slotOfRegister,
+  slotRegisters,
+} from "../lxp/slots.ts";
 
 /** The part of LxpClient the bridge uses (lets tests and the TUI share it). */
 export type InverterLink = Pick<
   LxpClient,
-  "connected" | "waitConnected" | "onPacket" | "onLink" | "readHold" | "readInput" | "writeHold" | "updateBit"
+  | "connected"
+  | "waitConnected"
+  | "onPacket"
+  | "onLink"
+  | "readHold"
+  | "readInput"
+  | "writeHold"
+  | "updateBit"
+  | "writeMulti"
 >;
 
 export interface LxpBridgeOptions {
@@ -59,7 +76,8 @@ const decoder = new TextDecoder();
 
 /** Names of the command topics this bridge understands (`set_hold/<reg>` is a family). */
 export function isKnownCommand(name: string): boolean {
-  return [...NAMED_COMMANDS, "read_input", "read_hold"].includes(name) || /^set_hold\/[^/]*$/.test(name);
+  return [...NAMED_COMMANDS, "read_input", "read_hold"].includes(name) || /^set_hold\/[^/]*$/.test(name) ||
+    SLOT_COMMAND.test(name) || name === "set_clock";
 }
 
 interface Job {
@@ -85,6 +103,8 @@ export class LxpBridge {
   readonly announcer?: HaAnnouncer;
   private readonly layout: TopicLayout;
   private readonly lxpBridgeInputs?: LxpBridgeInputs;
+  /** Last value seen of each time-slot register (both halves are needed for slot/<kind>/<n>). */
+  private slotValues = new Map<number, number>();
 
   constructor(
     private readonly o: LxpBridgeOptions & { inverter: InverterLink; mqtt: MqttLink; logger: Logger },
@@ -177,8 +197,34 @@ export class LxpBridge {
       }
     } else if (p.fn === FN_READ_HOLD && p.values) {
       p.values.forEach((v, i) => this.publishHold(p.register + i, v));
+      this.noteSlotValues(p.register, p.values);
     } else if (p.fn === FN_WRITE_SINGLE && p.value !== undefined && p.address !== 0) {
       this.publishHold(p.register, p.value);
+      this.noteSlotValues(p.register, [p.value]);
+    }
+  }
+
+  /** Time-slot registers seen (read or written, by anyone) → retained slot/<kind>/<n> `HH:MM-HH:MM`. */
+  private noteSlotValues(first: number, values: readonly number[]) {
+    const touched = new Map<string, { kind: string; n: number; start: number; end: number }>();
+    values.forEach((v, i) => {
+      const slot = slotOfRegister(first + i);
+      if (!slot) return;
+      this.slotValues.set(first + i, v);
+      touched.set(`${slot.kind.name}/${slot.n}`, {
+        kind: slot.kind.name,
+        n: slot.n,
+        ...slotRegisters(slot.kind, slot.n),
+      });
+    });
+    for (const [key, s] of touched) {
+      const start = this.slotValues.get(s.start), end = this.slotValues.get(s.end);
+      if (start === undefined || end === undefined) continue;
+      // lxp-bridge publishes a slot as {"start":"HH:MM","end":"HH:MM"}, octolux topics as HH:MM-HH:MM
+      const slot = slotFromRegisters(start, end);
+      const text = this.layout.layout === "lxp-bridge" ? slotJson(slot) : formatSlot(slot);
+      this.o.mqtt.publish(this.topic(`slot/${key}`), text, { retain: true, qos: 1 });
+      this.stats.published++;
     }
   }
 
@@ -328,6 +374,26 @@ export class LxpBridge {
         return;
       case "setBit":
         await inverter.updateBit(plan.register, plan.bit, plan.on);
+        return;
+      case "setClock":
+        await inverter.writeMulti(CLOCK_REGISTER, encodeClock(plan.fields ?? localFields(new Date())));
+        return;
+      case "writeSlot":
+        try {
+          await inverter.writeHold(plan.start, plan.startValue);
+          await inverter.writeHold(plan.end, plan.endValue);
+        } catch (err) {
+          // Half a slot may have been written: read it back, so slot/<kind>/<n> shows what the inverter has.
+          try {
+            await inverter.readHold(plan.start, plan.end - plan.start + 1);
+          } catch (readErr) {
+            this.o.logger.warn("cannot read the slot back after a failed write", {
+              slot: `${plan.slot}/${plan.n}`,
+              error: (readErr as Error).message,
+            });
+          }
+          throw err;
+        }
         return;
     }
   }

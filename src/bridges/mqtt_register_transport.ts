@@ -12,6 +12,8 @@ import { LxpError } from "../lxp/errors.ts";
 import type { InputBlock } from "../lxp/inputs.ts";
 import type { RegisterTransport } from "../lxp/transport.ts";
 import type { TopicLayout } from "../lxp/topics.ts";
+import { type ClockFields, formatClock } from "../lxp/clock.ts";
+import { findSlotKind, formatSlot, type Slot, slotRegisters } from "../lxp/slots.ts";
 
 const decoder = new TextDecoder();
 
@@ -149,6 +151,21 @@ export class MqttRegisterTransport implements RegisterTransport {
     const echo = seen.findLast((m) => m.topic === this.layout.state(`hold/${register}`));
     if (echo) return Number(decoder.decode(echo.payload));
     return (await this.readHold(register, 1))[0];
+  }
+
+  /** `cmd/<kind>_slot/<n>` → the bridge writes and verifies both registers; their echoes are the answer. */
+  async writeSlot(kind: string, n: number, slot: Slot): Promise<{ start: number; end: number }> {
+    const k = findSlotKind(kind);
+    if (!k) throw new RangeError(`unknown slot kind "${kind}"`);
+    const regs = slotRegisters(k, n);
+    const seen = await this.command(`${kind}_slot/${n}`, formatSlot(slot));
+    const [start, end] = this.holdValues(seen, regs.start, regs.end - regs.start + 1);
+    return { start, end };
+  }
+
+  /** `cmd/set_clock` `YYYY-MM-DD HH:MM:SS` → the bridge writes 12–14 (write-multi). */
+  async setClock(fields: ClockFields): Promise<void> {
+    await this.command("set_clock", formatClock(fields));
   }
 
   close(): Promise<void> {

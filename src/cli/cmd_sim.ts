@@ -47,7 +47,17 @@ export function registerSimCommands(program: ProgramWithGlobals, ctx: CliContext
       "after",
       "\nExamples:\n  $ ess2mqtt sim inverter --port 0 --interval 10\n  $ ess2mqtt sim inverter --garbage 0.1 --bad-crc 0.1 --chunk --seed 7\n",
     )
+    .option("--replay <capture>", "answer and broadcast from a capture (`ess2mqtt lxp capture`) instead")
+    .option("--speed <factor>", "with --replay: play the captured broadcasts this many times faster", "1")
     .action(async (o) => {
+      if (o.replay !== undefined) {
+        const { replayFromFile } = await import("./cmd_capture.ts");
+        return replayFromFile(ctx, o.replay, {
+          host: o.host,
+          port: parsePort("--port", o.port, true),
+          speed: o.speed,
+        });
+      }
       const firmware = parseChoice("--firmware", o.firmware, ["old", "new"]);
       const int = (flag: string, t: string, max = 0xffffffff) => parseInteger(flag, t, 0, max);
       const excRegs = o.exceptionRegisters === undefined

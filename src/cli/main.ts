@@ -4,19 +4,22 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { Context, type ProgramWithGlobals } from "./context.ts";
 import { ExitCode, exitCodeFor } from "./errors.ts";
-import { VERSION } from "../version.ts";
+import { versionText } from "../version.ts";
 import { registerConfigCommands } from "./cmd_config.ts";
 import { registerLxpCommands } from "./cmd_lxp.ts";
 import { registerSimCommands } from "./cmd_sim.ts";
 import { registerVenusCommands } from "./cmd_venus.ts";
 import { registerServeCommands } from "./cmd_serve.ts";
+import { registerSlotCommands } from "./cmd_slot.ts";
+import { registerCaptureCommands } from "./cmd_capture.ts";
+import { registerTimeCommands } from "./cmd_time.ts";
 import { registerCompletionCommand } from "./completions.ts";
 
 export function buildProgram(): { program: ProgramWithGlobals; ctx: Context } {
   const program = new Command()
     .name("ess2mqtt")
     .description("Bridge home energy-storage systems (LuxPower inverters, Victron Venus) to MQTT.")
-    .version(VERSION, "-V, --version")
+    .version(versionText(), "-V, --version", "print the version, git commit and Deno version")
     .option("-c, --config <file>", "config file (INI)", "./config.ini")
     .option("--json", "print results (and errors) as one JSON document on stdout")
     .option("-v, --verbose", "debug logging on stderr")
@@ -26,6 +29,9 @@ export function buildProgram(): { program: ProgramWithGlobals; ctx: Context } {
   const ctx = new Context(program);
   registerServeCommands(program, ctx);
   registerLxpCommands(program, ctx);
+  registerCaptureCommands(program, ctx);
+  registerSlotCommands(program, ctx);
+  registerTimeCommands(program, ctx);
   registerSimCommands(program, ctx);
   registerVenusCommands(program, ctx);
   registerConfigCommands(program, ctx);

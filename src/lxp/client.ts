@@ -17,6 +17,7 @@ import {
   exceptionText,
   FN_READ_HOLD,
   FN_READ_INPUT,
+  FN_WRITE_MULTI,
   FN_WRITE_SINGLE,
   FrameSplitter,
   FUNCTION_NAMES,
@@ -95,6 +96,7 @@ export class LxpClient {
   private packetListeners = new Set<(p: Packet) => void>();
   private linkListeners = new Set<(up: boolean) => void>();
   private attemptListeners = new Set<(error: string | null) => void>();
+  private wireListeners = new Set<(direction: "in" | "out", bytes: Uint8Array) => void>();
 
   private queue: QueuedJob[] = [];
   private running = false;
@@ -219,6 +221,47 @@ export class LxpClient {
       this.log.debug("update bit", { register, bit, on, old, next });
       return await this.write(register, next);
     });
+  }
+
+  /**
+   * Write-multi (0x10) of consecutive holding registers (the dongle takes it for the clock, 12–14); resolves
+   * when the inverter confirms the register count. Sent at most once, like every write.
+   */
+  writeMulti(register: number, values: number[]): Promise<void> {
+    return this.enqueue(async () => {
+      checkRange(register, values.length);
+      const req: TranslatedData = {
+        kind: "translated",
+        protocol: this.opts.requestProtocol ?? 2,
+        datalog: this.opts.datalog,
+        address: 0,
+        fn: FN_WRITE_MULTI,
+        serial: this.opts.serial,
+        register,
+        values,
+      };
+      const reply = await this.exchange(
+        encodePacket(req),
+        (p) => (p.fn & 0x80) !== 0 || (p.count !== undefined && p.values === undefined),
+        FN_WRITE_MULTI,
+        register,
+      );
+      if (reply.count !== values.length) {
+        throw new LxpError(
+          "mismatch",
+          `write multi ${register}: wrote ${values.length} registers, inverter confirmed ${reply.count}`,
+        );
+      }
+    });
+  }
+
+  /**
+   * Every frame on the wire, as bytes: "out" for each frame we send, "in" for each chunk read from the
+   * socket (the capture tool cuts them into frames). For field captures; listeners must not throw.
+   */
+  onWire(listener: (direction: "in" | "out", bytes: Uint8Array) => void): () => void {
+    this.wireListeners.add(listener);
+    return () => this.wireListeners.delete(listener);
   }
 
   /** Sends any packet outside the request queue (e.g. a ReadParam); resolves when written. */
@@ -378,6 +421,7 @@ export class LxpClient {
       let off = 0;
       while (off < bytes.length) off += await conn.write(bytes.subarray(off));
       this.stats.framesOut++;
+      this.emitWire("out", bytes);
     });
     this.writeChain = next.catch(() => {});
     return next;
@@ -473,6 +517,7 @@ export class LxpClient {
         }
         if (n === null) break;
         this.armWatchdog();
+        if (this.wireListeners.size) this.emitWire("in", buf.slice(0, n));
         let packets: Packet[] = [];
         try {
           packets = splitter.push(buf.slice(0, n));
@@ -581,6 +626,16 @@ export class LxpClient {
         l(up);
       } catch (e) {
         this.log.error("link listener threw", { error: e });
+      }
+    }
+  }
+
+  private emitWire(direction: "in" | "out", bytes: Uint8Array): void {
+    for (const l of this.wireListeners) {
+      try {
+        l(direction, bytes);
+      } catch (e) {
+        this.log.error("wire listener threw", { error: e });
       }
     }
   }

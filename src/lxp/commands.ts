@@ -10,12 +10,26 @@
 
 import type { InputBlock } from "./inputs.ts";
 import { type BitDef, findByKey, REG21_BITS } from "./registers.ts";
+import { type ClockFields, parseClock } from "./clock.ts";
+import { encodeSlotTime, parseSlot, parseSlotNumber, slotCommandParts, slotRegisters } from "./slots.ts";
 
 export type CommandPlan =
   | { kind: "setBit"; register: number; bit: number; on: boolean }
   | { kind: "write"; register: number; value: number }
   | { kind: "readInput"; block: InputBlock }
-  | { kind: "readHold"; register: number; count: number };
+  | { kind: "readHold"; register: number; count: number }
+  /** The inverter clock (holdings 12–14, write-multi); no fields = the bridge host's local time when it runs. */
+  | { kind: "setClock"; fields?: ClockFields }
+  /** Time-of-use slot: both registers written (start, then end), each echo verified. */
+  | {
+    kind: "writeSlot";
+    slot: string;
+    n: number;
+    start: number;
+    end: number;
+    startValue: number;
+    endValue: number;
+  };
 
 /** ok: the plan, and a warning when the payload was accepted by the seed's lenient rule. */
 export type PlanResult = { ok: true; plan: CommandPlan; warning?: string } | { ok: false; error: string };
@@ -87,6 +101,11 @@ export const ALL_COMMANDS: readonly string[] = [
   "read_input",
   "read_hold",
   "set_hold/<reg>",
+  "set_clock",
+  "ac_charge_slot/<1-3>",
+  "ac_first_slot/<1-3>",
+  "charge_priority_slot/<1-3>",
+  "forced_discharge_slot/<1-3>",
 ];
 
 /** The words a boolean may be written as: true words, false words (any case). */
@@ -192,6 +211,34 @@ export function planCommand(name: string, payload: string): PlanResult {
       return { ok: false, error: `set_hold/${register}: payload ${show(payload)} is not an integer 0–65535` };
     }
     return { ok: true, plan: { kind: "write", register, value } };
+  }
+  if (name === "set_clock") {
+    if (trimAscii(payload).toLowerCase() === "now") return { ok: true, plan: { kind: "setClock" } };
+    const fields = parseClock(trimAscii(payload));
+    if (typeof fields === "string") return { ok: false, error: `set_clock: ${fields} (or "now")` };
+    return { ok: true, plan: { kind: "setClock", fields } };
+  }
+  const slot = slotCommandParts(name);
+  if (slot) {
+    const n = parseSlotNumber(slot.nText);
+    if (n === undefined) {
+      return { ok: false, error: `${slot.kind.name}_slot: slot ${show(slot.nText)} is not 1, 2 or 3` };
+    }
+    const parsed = parseSlot(payload);
+    if (typeof parsed === "string") return { ok: false, error: `${name}: ${parsed}` };
+    const regs = slotRegisters(slot.kind, n);
+    return {
+      ok: true,
+      plan: {
+        kind: "writeSlot",
+        slot: slot.kind.name,
+        n,
+        start: regs.start,
+        end: regs.end,
+        startValue: encodeSlotTime(parsed.start),
+        endValue: encodeSlotTime(parsed.end),
+      },
+    };
   }
   return { ok: false, error: `unknown command ${show(name)}` };
 }

@@ -106,3 +106,37 @@ export function parseSlot(payload: string): Slot | string {
   if (typeof e === "string") return e;
   return { start: s, end: e };
 }
+
+/** MQTT command names of the slots: `<kind>_slot/<n>` (e.g. `ac_charge_slot/1`). */
+export const SLOT_COMMAND = /^(ac_charge|ac_first|charge_priority|forced_discharge)_slot\/([^/]*)$/;
+
+/** `<kind>_slot/<n>` → kind and slot number text (not yet validated), or undefined. */
+export function slotCommandParts(name: string): { kind: SlotKind; nText: string } | undefined {
+  const m = SLOT_COMMAND.exec(name);
+  const kind = m ? findSlotKind(m[1]) : undefined;
+  return m && kind ? { kind, nText: m[2] } : undefined;
+}
+
+/** The slot number 1–3, or undefined. */
+export function parseSlotNumber(text: string): number | undefined {
+  return /^[1-3]$/.test(text) ? Number(text) : undefined;
+}
+
+/** Which slot (kind, n) a holding register belongs to, and whether it is the start or the end. */
+export function slotOfRegister(
+  register: number,
+): { kind: SlotKind; n: number; part: "start" | "end" } | undefined {
+  for (const kind of SLOT_KINDS) {
+    for (const n of SLOT_NUMBERS) {
+      const r = slotRegisters(kind, n);
+      if (register === r.start) return { kind, n, part: "start" };
+      if (register === r.end) return { kind, n, part: "end" };
+    }
+  }
+  return undefined;
+}
+
+/** A slot from its two register values. */
+export function slotFromRegisters(start: number, end: number): Slot {
+  return { start: decodeSlotTime(start), end: decodeSlotTime(end) };
+}

@@ -6,6 +6,8 @@
 import type { Logger } from "../log.ts";
 import { LxpClient } from "./client.ts";
 import { BLOCK_SIZE, BLOCK_START, type InputBlock, inputsJson } from "./inputs.ts";
+import { CLOCK_REGISTER, type ClockFields, encodeClock } from "./clock.ts";
+import { encodeSlotTime, findSlotKind, type Slot, slotRegisters } from "./slots.ts";
 
 export interface RegisterTransport {
   readHold(register: number, count?: number): Promise<number[]>;
@@ -15,7 +17,35 @@ export interface RegisterTransport {
   writeHold(register: number, value: number): Promise<number>;
   /** Atomic read-modify-write of one bit; resolves with the new register value. */
   updateBit(register: number, bit: number, on: boolean): Promise<number>;
+  /**
+   * Writes both registers of a time-of-use slot (start, then end), each echo verified; resolves with the
+   * echoed values. On any failure the slot is read back (so every listener sees what it holds) and the
+   * error is rethrown.
+   */
+  writeSlot(kind: string, n: number, slot: Slot): Promise<{ start: number; end: number }>;
+  /** Sets the inverter clock (holdings 12–14, one write-multi) to a wall-clock time. */
+  setClock(fields: ClockFields): Promise<void>;
   close(): Promise<void>;
+}
+
+/** writeSlot over plain register writes (the LXP path; the MQTT path asks the bridge to do the same). */
+export async function writeSlotRegisters(
+  t: Pick<RegisterTransport, "writeHold" | "readHold">,
+  kind: string,
+  n: number,
+  slot: Slot,
+): Promise<{ start: number; end: number }> {
+  const k = findSlotKind(kind);
+  if (!k) throw new RangeError(`unknown slot kind "${kind}"`);
+  const regs = slotRegisters(k, n);
+  try {
+    const start = await t.writeHold(regs.start, encodeSlotTime(slot.start));
+    const end = await t.writeHold(regs.end, encodeSlotTime(slot.end));
+    return { start, end };
+  } catch (err) {
+    await t.readHold(regs.start, regs.end - regs.start + 1).catch(() => {});
+    throw err;
+  }
 }
 
 /** Where the dongle is and how long to wait for it. */
@@ -55,10 +85,10 @@ export async function openLxpTransport(target: LxpTarget, logger: Logger): Promi
 
 /** The transport over an LxpClient someone else runs (the TUI's direct mode); close() is the caller's. */
 export function lxpClientTransport(
-  client: Pick<LxpClient, "readHold" | "readInput" | "writeHold" | "updateBit">,
+  client: Pick<LxpClient, "readHold" | "readInput" | "writeHold" | "updateBit" | "writeMulti">,
   close: () => Promise<void>,
 ): RegisterTransport {
-  return {
+  const t: RegisterTransport = {
     readHold: (r, c) => client.readHold(r, c),
     async readInputBlock(block) {
       const start = BLOCK_START[block];
@@ -67,6 +97,9 @@ export function lxpClientTransport(
     },
     writeHold: (r, v) => client.writeHold(r, v),
     updateBit: (r, b, on) => client.updateBit(r, b, on),
+    writeSlot: (kind, n, slot) => writeSlotRegisters(t, kind, n, slot),
+    setClock: (fields) => client.writeMulti(CLOCK_REGISTER, encodeClock(fields)),
     close,
   };
+  return t;
 }

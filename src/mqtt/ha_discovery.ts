@@ -50,7 +50,10 @@ export interface HaDeviceSpec {
 }
 
 /** The origin block: who published the discovery message. */
-export const ORIGIN = { name: "ess2mqtt", sw_version: VERSION, support_url: SUPPORT_URL } as const;
+/** The origin of every config; the support URL only where the build names its repository. */
+export const ORIGIN: Readonly<{ name: string; sw_version: string; support_url?: string }> = SUPPORT_URL
+  ? { name: "ess2mqtt", sw_version: VERSION, support_url: SUPPORT_URL }
+  : { name: "ess2mqtt", sw_version: VERSION };
 
 function entityIds(id: string, c: HaComponent) {
   return { unique_id: `${id}_${c.key}`, default_entity_id: `${c.platform}.${id}_${c.key}` };

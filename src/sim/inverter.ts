@@ -78,6 +78,13 @@ export interface InverterSimOptions {
   /** Seed for the fault-injection random numbers (default: time based). */
   seed?: number;
   faults?: SimFaults;
+  /** false: no physics ticks and no clock (registers keep what was put there; replay). Default true. */
+  physics?: boolean;
+  /**
+   * Consulted for every valid request before the simulator answers it: bytes to send instead (a replay
+   * answering from a capture), or undefined for the simulator's own answer (writes are still applied).
+   */
+  answer?: (p: TranslatedData) => Uint8Array | undefined;
 }
 
 export interface SimStats {
@@ -144,6 +151,8 @@ export class InverterSimulator {
   private readonly tickMs: number;
   private readonly clock: () => Date;
   private faults: SimFaults;
+  private readonly physics: boolean;
+  private readonly answer?: (p: TranslatedData) => Uint8Array | undefined;
   private rand: () => number;
   private readonly log: Logger;
 
@@ -182,6 +191,8 @@ export class InverterSimulator {
     this.tickMs = options.tickMs ?? 1000;
     this.clock = options.clock ?? (() => new Date());
     this.faults = { ...(options.faults ?? {}) };
+    this.physics = options.physics ?? true;
+    this.answer = options.answer;
     this.rand = prng(options.seed ?? (Date.now() & 0xffffffff));
     this.log = logger.child({ component: "sim-inverter" });
     this.initRegisters();
@@ -208,7 +219,7 @@ export class InverterSimulator {
     const port = (this.listener.addr as Deno.NetAddr).port;
     this.lastTick = this.clock().getTime();
     this.acceptLoop = this.accept(this.listener);
-    this.every(this.tickMs, () => this.tick());
+    if (this.physics) this.every(this.tickMs, () => this.tick());
     if (this.heartbeatInterval > 0) this.every(this.heartbeatInterval * 1000, () => this.sendHeartbeat());
     this.armBroadcast();
     this.armDropTimer();
@@ -259,6 +270,12 @@ export class InverterSimulator {
     this.sendAll(this.readReply(FN_READ_INPUT, 0, 40, 2));
     this.after(gap, () => this.sendAll(this.readReply(FN_READ_INPUT, 40, 40, 2)));
     this.after(2 * gap, () => this.sendAll(this.readReply(FN_READ_INPUT, 80, 40, 2)));
+  }
+
+  /** Send raw frame bytes to every client now (a replay's captured broadcasts); honours `silent`. */
+  sendFrame(bytes: Uint8Array): void {
+    if (this.faults.silent) return;
+    this.sendAll(bytes);
   }
 
   /** Send a heartbeat to every client now. */
@@ -524,6 +541,12 @@ export class InverterSimulator {
       this.closeClient(c);
       return;
     }
+    const replayed = this.answer?.(p);
+    if (replayed) {
+      if (p.fn === FN_WRITE_SINGLE && p.register < HOLD_COUNT) this.writeHolding(p.register, p.value ?? 0);
+      this.reply(replayed);
+      return;
+    }
     const proto = this.firmware === "new" ? 5 : 2;
     const exc = (code: number) =>
       this.reply(encodePacket({
@@ -594,6 +617,7 @@ export class InverterSimulator {
   }
 
   private readReply(fn: number, register: number, count: number, protocol: number): Uint8Array {
+    if (this.physics && fn === FN_READ_HOLD && register <= 14 && register + count > 12) this.refreshClock();
     const bank = fn === FN_READ_HOLD ? this.holdings : this.inputs;
     const values = Array.from(bank.subarray(register, register + count));
     return encodePacket({
@@ -910,7 +934,13 @@ export class InverterSimulator {
     inp[127] = vAc;
     inp[129] = 0;
 
-    // inverter clock in 12–14 (year-2000/month, day/hour, minute/second)
+    this.refreshClock();
+  }
+
+  /** The inverter clock in 12–14 (year-2000/month, day/hour, minute/second): sim clock + set offset. */
+  private refreshClock(): void {
+    const h = this.holdings;
+    const local = new Date(this.localMs(this.clock()) + this.clockOffsetMs);
     h[12] = ((local.getUTCFullYear() - 2000) & 0xff) | ((local.getUTCMonth() + 1) << 8);
     h[13] = local.getUTCDate() | (local.getUTCHours() << 8);
     h[14] = local.getUTCMinutes() | (local.getUTCSeconds() << 8);
