@@ -15,7 +15,7 @@ import {
   parseSignatureCached,
 } from "../src/venus/dbus_wire.ts";
 import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
-import { BUS_ITEM, DbusMessageClass, type DbusSignal, RawBus } from "../src/venus/dbus.ts";
+import { BUS_ITEM, DbusMessageClass, type DbusSignal, RawBus } from "../src/venus/bus.ts";
 import { until as waitUntil, withTimeout } from "./helpers/wait.ts";
 
 const until = (pred: () => boolean, what: string, ms = 10_000) => waitUntil(pred, what, ms);

@@ -3,28 +3,32 @@ import fc from "fast-check";
 import { roundTripJson } from "./helpers/json_arbitrary.ts";
 import {
   compileFilter,
+  filterMatches,
+  filterMatchesLevels,
+  isValidFilter,
+  parseKeepalivePayload,
+} from "../src/venus/keepalive.ts";
+import {
   decodeWritePayload,
   deviceInstanceOf,
   encodeFullPublishCompleted,
   encodeValuePayload,
-  filterMatches,
-  filterMatchesLevels,
-  isInvalidVariant,
-  isValidFilter,
   isVictronService,
+  notificationTopic,
+  parseRequestTopic,
+  relativeTopic,
+  serviceType,
+} from "../src/venus/topics.ts";
+import {
+  isInvalidVariant,
   itemsFromGetItems,
   itemsFromRootValue,
   jsonToVariant,
-  notificationTopic,
-  parseKeepalivePayload,
-  parseRequestTopic,
   parseSignature,
-  relativeTopic,
-  serviceType,
   signatureOf,
   valueFromPropertiesChanged,
   variantToJson,
-} from "../src/venus/topics.ts";
+} from "../src/venus/variant.ts";
 import { topicMatches } from "../src/mqtt/topic.ts";
 
 const PORTAL = "e0ff50a097c0";
