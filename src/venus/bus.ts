@@ -7,7 +7,7 @@
 import dbus from "dbus-next";
 import { type BusConnection, createBusConnection, type DbusSignal } from "./dbus_conn.ts";
 import { errText, VenusError } from "./errors.ts";
-import { type DbusVariant, parseSignature, type SigNode } from "./variant.ts";
+import { type DbusVariant, dictEntries, parseSignature, type SigNode } from "./variant.ts";
 
 const { Message, Variant } = dbus;
 type DbusMessage = InstanceType<typeof dbus.Message>;
@@ -62,7 +62,8 @@ function toWire(t: SigNode, x: unknown): unknown {
       const el = t.child[0];
       if (el.type === "{") {
         const o: Record<string, unknown> = {};
-        for (const [k, val] of Object.entries(x as Record<string, unknown>)) {
+        // dbus-next marshals a dictionary from a plain object (decoded [key, value] pairs become one)
+        for (const [k, val] of dictEntries(x) ?? []) {
           const w = toWire(el.child[1], val);
           if (k === "__proto__") {
             Object.defineProperty(o, k, { value: w, enumerable: true, writable: true, configurable: true });

@@ -324,26 +324,37 @@ export function jsonToVariant(j: JsonValue): DbusVariant {
 // ------------------------------------------------------------------------------------------------
 // BusItem replies
 
+/** The members of a decoded dictionary (a plain object or [key, value] pairs), in order; else undefined. */
+export function dictEntries(x: unknown): [string, unknown][] | undefined {
+  if (Array.isArray(x)) {
+    const out: [string, unknown][] = [];
+    for (const e of x) {
+      if (!Array.isArray(e) || e.length !== 2) return undefined;
+      out.push([String(e[0]), e[1]]);
+    }
+    return out;
+  }
+  if (x === null || typeof x !== "object" || x instanceof Uint8Array) return undefined;
+  return Object.entries(x as Record<string, unknown>);
+}
+
 /** `GetItems` / `ItemsChanged` body (`a{sa{sv}}`) → absolute path → Value variant. Entries without Value are skipped. */
 export function itemsFromGetItems(body: unknown): DecodeResult<Map<string, DbusVariant>> {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    return { ok: false, error: "GetItems reply is not a dictionary" };
-  }
+  const entries = dictEntries(body);
+  if (!entries) return { ok: false, error: "GetItems reply is not a dictionary" };
   const out = new Map<string, DbusVariant>();
-  for (const [path, props] of Object.entries(body as Record<string, unknown>)) {
+  for (const [path, props] of entries) {
     if (!isValidObjectPath(path) || path === "/") continue;
-    if (props === null || typeof props !== "object") continue;
-    const v = (props as Record<string, unknown>)["Value"];
-    if (isVariantLike(v)) out.set(path, v);
+    const v = valueFromPropertiesChanged(props);
+    if (v) out.set(path, v);
   }
   return { ok: true, value: out };
 }
 
 /** Root `GetValue` reply (a variant holding `a{sv}` with relative keys) → absolute path → variant. */
 export function itemsFromRootValue(v: unknown): DecodeResult<Map<string, DbusVariant>> {
-  if (
-    !isVariantLike(v) || !v.signature.startsWith("a{s") || v.value === null || typeof v.value !== "object"
-  ) {
+  const entries = isVariantLike(v) && v.signature.startsWith("a{s") ? dictEntries(v.value) : undefined;
+  if (!isVariantLike(v) || !entries) {
     return {
       ok: false,
       error: `GetValue on / did not return a dictionary (signature ${isVariantLike(v) ? v.signature : "?"})`,
@@ -351,7 +362,7 @@ export function itemsFromRootValue(v: unknown): DecodeResult<Map<string, DbusVar
   }
   const out = new Map<string, DbusVariant>();
   const inner = v.signature === "a{sv}";
-  for (const [rel, val] of Object.entries(v.value as Record<string, unknown>)) {
+  for (const [rel, val] of entries) {
     const path = "/" + rel.replace(/^\/+/, "");
     if (!isValidObjectPath(path) || path === "/") continue;
     if (inner) {
@@ -364,6 +375,10 @@ export function itemsFromRootValue(v: unknown): DecodeResult<Map<string, DbusVar
 /** `PropertiesChanged(a{sv})` body → the new Value, if the signal carries one. */
 export function valueFromPropertiesChanged(body: unknown): DbusVariant | undefined {
   if (body === null || typeof body !== "object") return undefined;
+  if (Array.isArray(body)) {
+    for (const e of body) if (Array.isArray(e) && e[0] === "Value" && isVariantLike(e[1])) return e[1];
+    return undefined;
+  }
   const v = (body as Record<string, unknown>)["Value"];
   return isVariantLike(v) ? v : undefined;
 }
