@@ -437,6 +437,8 @@ test("selective keep-alive: only matching topics, each filter with its own lifet
     await until(() => r.w.has(`N/${ID}/battery/512/Soc`, '{"value": 86}'), "soc change");
     assert.equal(r.w.has(`N/${ID}/battery/512/Dc/0/Voltage`), false);
     // Refresh only the pvinverter filter: the battery filter expires on its own.
+    // Real time between the two keep-alives, so that the two lifetimes end apart (not a synchronisation
+    // wait; the timing itself is tested exactly on a fake clock in venus_keepalive_test.ts).
     await sleep(700);
     await r.w.publish(`R/${ID}/keepalive`, '["pvinverter/#"]');
     await until(() => r.w.has(`N/${ID}/battery/512/Soc`, "", true), "battery filter expired", 4000);
