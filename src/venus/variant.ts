@@ -199,13 +199,10 @@ export function variantToJsonText(v: DbusVariant): string {
 function doubleText(x: unknown): string {
   if (typeof x !== "number") return scalarText(x);
   if (!Number.isFinite(x)) return "null";
-  const t = "" + x;
-  if (Number.isInteger(x)) {
-    if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-    // ≥ 1e21 prints with an exponent ("1e+21") and is already a float literal
-    if (x < 1e21 && x > -1e21) return t + ".0";
-  }
-  return t;
+  if (!Number.isInteger(x)) return "" + x;
+  if (x === 0) return 1 / x < 0 ? "-0.0" : "0.0";
+  // ≥ 1e21 prints with an exponent ("1e+21") and is already a float literal
+  return x < 1e21 && x > -1e21 ? x + ".0" : "" + x;
 }
 
 function scalarText(x: unknown): string {
