@@ -75,7 +75,7 @@ async function run() {
     // a keep-alive from a client publishes everything; when it lapses, all but the chosen items are emptied
     await w.publishAsync(`R/${ID}/keepalive`, "", { qos: 1 });
     await until(
-      () => has(`N/${ID}/pvinverter/20/Ac/L1/Power`, '{"value": 936}'),
+      () => has(`N/${ID}/pvinverter/20/Ac/L1/Power`, '{"value": 936.0}'),
       "keep-alive publishes",
       8000,
     );

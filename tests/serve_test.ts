@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { InverterSimulator } from "../src/sim/inverter.ts";
 import { VenusSim } from "../src/sim/venus.ts";
-import { variantToJson } from "../src/venus/topics.ts";
+import { variantToJson } from "../src/venus/variant.ts";
 import { silentLogger } from "../src/log.ts";
 import { mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
 import { startDbusDaemon } from "./helpers/dbus_daemon.ts";

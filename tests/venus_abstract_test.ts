@@ -2,7 +2,7 @@
 // (dbus-next's native addon for it can't load in Deno; the address is rewritten for node:net).
 
 import assert from "node:assert/strict";
-import { DbusLink } from "../src/venus/dbus.ts";
+import { DbusLink } from "../src/venus/link.ts";
 import { VenusSim } from "../src/sim/venus.ts";
 import { silentLogger } from "../src/log.ts";
 import { startDbusDaemon } from "./helpers/dbus_daemon.ts";

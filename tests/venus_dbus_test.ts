@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { exitCodeFor } from "../src/cli/errors.ts";
 import fc from "fast-check";
 import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
-import { DbusLink, type DbusLinkHandlers, resolveBusAddress, type ServiceInfo } from "../src/venus/dbus.ts";
+import { resolveBusAddress } from "../src/venus/bus.ts";
+import { VenusError } from "../src/venus/errors.ts";
+import { exitCodeFor } from "../src/cli/errors.ts";
+import { DbusLink, type DbusLinkHandlers, type ServiceInfo } from "../src/venus/link.ts";
 import { PVINVERTER, type SimServiceDef, VenusSim } from "../src/sim/venus.ts";
-import { jsonToVariant, type JsonValue, variantToJson } from "../src/venus/topics.ts";
+import { jsonToVariant, type JsonValue, variantToJson } from "../src/venus/variant.ts";
 import { until, withTimeout } from "./helpers/wait.ts";
 import { roundTripJson } from "./helpers/json_arbitrary.ts";
 
@@ -279,7 +281,7 @@ test("unreachable bus: start rejects with exit code 4", async () => {
   );
   await assert.rejects(
     link.start(),
-    (e: Error) => exitCodeFor(e) === 4 && /unreachable/.test(e.message),
+    (e: Error) => e instanceof VenusError && exitCodeFor(e) === 4 && /unreachable/.test(e.message),
   );
   await link.stop();
 });

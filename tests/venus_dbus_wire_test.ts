@@ -15,7 +15,8 @@ import {
   parseSignatureCached,
 } from "../src/venus/dbus_wire.ts";
 import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
-import { BUS_ITEM, DbusMessageClass, type DbusSignal, RawBus } from "../src/venus/dbus.ts";
+import { BUS_ITEM, DbusMessageClass, type DbusSignal, RawBus } from "../src/venus/bus.ts";
+import { variantToJsonText } from "../src/venus/variant.ts";
 import { until as waitUntil, withTimeout } from "./helpers/wait.ts";
 
 const until = (pred: () => boolean, what: string, ms = 10_000) => waitUntil(pred, what, ms);
@@ -101,7 +102,14 @@ function typed(depth: number): fc.Arbitrary<Typed> {
       sig: "a(is)",
       value: a,
     })),
-    fc.dictionary(key, inner.map((t) => new Variant(t.sig, t.value)), { maxKeys: 4 }).map((o) => ({
+    // keys a JS object keeps in order (index-like keys are decoded as pairs: tested below)
+    fc.dictionary(
+      key.filter((k) => !/^(0|[1-9]\d*)$/.test(k)),
+      inner.map((t) => new Variant(t.sig, t.value)),
+      {
+        maxKeys: 4,
+      },
+    ).map((o) => ({
       sig: "a{sv}",
       value: { ...o },
     })),
@@ -113,6 +121,45 @@ function typed(depth: number): fc.Arbitrary<Typed> {
 }
 
 // ------------------------------------------------------------------------------------------------
+
+Deno.test("wire: a dictionary with index-like keys decodes as [key, value] pairs in D-Bus order", () => {
+  // dbus-next marshals a{..} from a JS object (index-like keys first), so the D-Bus order b, 2, 1 is made by
+  // sending keys b, x, y and patching the one-byte keys x → 2, y → 1 in the bytes.
+  const bytes = encodeSignal("/x", BUS_ITEM, "PropertiesChanged", "a{sv}", [{
+    b: new Variant("i", 1),
+    x: new Variant("i", 2),
+    y: new Variant("d", 3),
+  }]);
+  const patch = (from: number, to: number) => {
+    for (let k = 0; k + 5 < bytes.length; k++) {
+      if (
+        bytes[k] === 1 && bytes[k + 1] === 0 && bytes[k + 2] === 0 && bytes[k + 3] === 0 &&
+        bytes[k + 4] === from && bytes[k + 5] === 0
+      ) {
+        bytes[k + 4] = to;
+        return;
+      }
+    }
+    throw new Error(`key ${String.fromCharCode(from)} not found`);
+  };
+  patch(0x78, 0x32); // "x" → "2"
+  patch(0x79, 0x31); // "y" → "1"
+  const body = decodeMessage(bytes).body[0];
+  assert.deepEqual(body, [["b", new Variant("i", 1)], ["2", new Variant("i", 2)], [
+    "1",
+    new Variant("d", 3),
+  ]]);
+  // … and the wire JSON keeps that order (a JS object would give {"1":…,"2":…,"b":…})
+  assert.equal(variantToJsonText({ signature: "a{sv}", value: body }), '{"b":1,"2":2,"1":3.0}');
+  // plain string keys stay a plain object (the common case: PropertiesChanged {Value, Text})
+  const plain = decodeMessage(
+    encodeSignal("/x", BUS_ITEM, "PropertiesChanged", "a{sv}", [{
+      zeta: new Variant("i", 1),
+      alpha: new Variant("i", 2),
+    }]),
+  ).body[0];
+  assert.deepEqual(Object.keys(plain as object), ["zeta", "alpha"]);
+});
 
 Deno.test("wire: bodies decode exactly as dbus-next decodes them (property)", () => {
   fc.assert(

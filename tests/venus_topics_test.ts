@@ -3,29 +3,35 @@ import fc from "fast-check";
 import { roundTripJson } from "./helpers/json_arbitrary.ts";
 import {
   compileFilter,
+  filterMatches,
+  filterMatchesLevels,
+  isValidFilter,
+  parseKeepalivePayload,
+} from "../src/venus/keepalive.ts";
+import {
   decodeWritePayload,
   deviceInstanceOf,
   encodeFullPublishCompleted,
   encodeValuePayload,
-  filterMatches,
-  filterMatchesLevels,
-  isInvalidVariant,
-  isValidFilter,
   isVictronService,
+  notificationTopic,
+  parseRequestTopic,
+  relativeTopic,
+  serviceType,
+} from "../src/venus/topics.ts";
+import {
+  isInvalidVariant,
   itemsFromGetItems,
   itemsFromRootValue,
   jsonToVariant,
-  notificationTopic,
-  parseKeepalivePayload,
-  parseRequestTopic,
   parseSignature,
-  relativeTopic,
-  serviceType,
   signatureOf,
   valueFromPropertiesChanged,
   variantToJson,
-} from "../src/venus/topics.ts";
+} from "../src/venus/variant.ts";
 import { topicMatches } from "../src/mqtt/topic.ts";
+import { encodeVariantPayload, isBlockedItem, parseDeviceRef } from "../src/venus/topics.ts";
+import { variantToJsonText } from "../src/venus/variant.ts";
 
 const PORTAL = "e0ff50a097c0";
 
@@ -133,6 +139,113 @@ Deno.test('payload encoding: {"value": x} with the seed\'s spacing', () => {
     encodeFullPublishCompleted(1700000000, "tok-1"),
     '{"full-publish-completed-echo":"tok-1","value":1700000000}',
   );
+});
+
+Deno.test("D-Bus values on the wire: doubles keep their type, ints stay ints (spec §2: 20.0, 52.1)", () => {
+  const v = (signature: string, value: unknown) => encodeVariantPayload({ signature, value });
+  assert.equal(v("d", 20), '{"value": 20.0}');
+  assert.equal(v("d", 52.1), '{"value": 52.1}');
+  assert.equal(v("d", -3), '{"value": -3.0}');
+  assert.equal(v("d", 0), '{"value": 0.0}');
+  assert.equal(v("d", -0), '{"value": -0.0}');
+  assert.equal(v("d", 1e21), '{"value": 1e+21}');
+  assert.equal(v("d", 1e-7), '{"value": 1e-7}');
+  assert.equal(v("d", NaN), '{"value": null}');
+  assert.equal(v("d", Infinity), '{"value": null}');
+  assert.equal(v("i", 20), '{"value": 20}');
+  assert.equal(v("u", 4294967295), '{"value": 4294967295}');
+  assert.equal(v("x", -(2n ** 63n)), '{"value": -9223372036854775808}');
+  assert.equal(v("t", 2n ** 64n - 1n), '{"value": 18446744073709551615}');
+  assert.equal(v("y", 255), '{"value": 255}');
+  assert.equal(v("b", true), '{"value": true}');
+  assert.equal(v("s", 'a"b\u00e9'), '{"value": "a\\"b\u00e9"}');
+  assert.equal(v("ai", []), '{"value": null}');
+  assert.equal(v("ad", [1, 2.5]), '{"value": [1.0,2.5]}');
+  assert.equal(v("ay", new Uint8Array([1, 2])), '{"value": [1,2]}');
+  assert.equal(v("(di)", [3, 3]), '{"value": [3.0,3]}');
+  assert.equal(v("v", { signature: "d", value: 7 }), '{"value": 7.0}');
+  // nested: doubles inside arrays of variants and dictionaries
+  assert.equal(
+    v("a{sv}", {
+      b: { signature: "d", value: 1 },
+      a: { signature: "av", value: [{ signature: "d", value: 2 }, { signature: "i", value: 2 }] },
+    }),
+    '{"value": {"b":1.0,"a":[2.0,2]}}',
+  );
+  assert.equal(v("a{sd}", { x: 1 }), '{"value": {"x":1.0}}');
+});
+
+Deno.test("dictionary members keep their D-Bus order on the wire, also keys a JS object would reorder", () => {
+  // [key, value] pairs: the decoder's form for such dictionaries (dbus_wire.ts)
+  const pairs = {
+    signature: "a{sv}",
+    value: [["b", { signature: "i", value: 1 }], ["2", { signature: "i", value: 2 }], ["1", {
+      signature: "d",
+      value: 3,
+    }]],
+  };
+  assert.equal(variantToJsonText(pairs), '{"b":1,"2":2,"1":3.0}');
+  assert.equal(
+    variantToJsonText({
+      signature: "a{iv}",
+      value: [[10, { signature: "s", value: "x" }], [2, { signature: "s", value: "y" }]],
+    }),
+    '{"10":"x","2":"y"}',
+  );
+  assert.equal(
+    variantToJsonText({
+      signature: "a{sv}",
+      value: { zeta: { signature: "i", value: 1 }, alpha: { signature: "i", value: 2 } },
+    }),
+    '{"zeta":1,"alpha":2}',
+  );
+});
+
+Deno.test("property: variantToJsonText is variantToJson's JSON, with every double written as a double", () => {
+  const dbl = fc.double({ noNaN: true, noDefaultInfinity: true });
+  const variant = fc.letrec((tie) => ({
+    v: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      dbl.map((x) => ({ signature: "d", value: x })),
+      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((x) => ({ signature: "i", value: x })),
+      fc.string().map((x) => ({ signature: "s", value: x })),
+      fc.boolean().map((x) => ({ signature: "b", value: x })),
+      fc.array(dbl, { minLength: 1, maxLength: 4 }).map((x) => ({ signature: "ad", value: x })),
+      fc.array(tie("v"), { minLength: 1, maxLength: 3 }).map((x) => ({ signature: "av", value: x })),
+      fc.dictionary(fc.string().filter((k) => k !== "__proto__"), tie("v"), { maxKeys: 3 }).map((x) => ({
+        signature: "a{sv}",
+        value: x,
+      })),
+    ),
+  })).v as fc.Arbitrary<{ signature: string; value: unknown }>;
+  fc.assert(fc.property(variant, (v) => {
+    const text = variantToJsonText(v);
+    assert.deepEqual(JSON.parse(text), variantToJson(v));
+  }));
+  fc.assert(fc.property(dbl, (x) => {
+    const text = variantToJsonText({ signature: "d", value: x });
+    assert.match(text, /[.e]/, `a double is written with a fraction or exponent (got ${text})`);
+    assert.ok(Object.is(Number(text), x) || (x === 0 && Number(text) === 0), text);
+  }));
+});
+
+Deno.test("blocked items (spec §1) and device references", () => {
+  assert.equal(isBlockedItem("vebus", "/Interfaces/Mk2/Tunnel"), true);
+  assert.equal(isBlockedItem("paygo", "/LVD/Threshold"), true);
+  assert.equal(isBlockedItem("vebus", "/LVD/Threshold"), false);
+  assert.equal(isBlockedItem("battery", "/Interfaces/Mk2/Tunnel"), false);
+  assert.equal(isBlockedItem("vebus", "/Interfaces/Mk2"), false);
+  assert.deepEqual(parseDeviceRef("battery/512"), { type: "battery", instance: 512 });
+  assert.deepEqual(parseDeviceRef("battery/512/Dc/0/Voltage"), {
+    type: "battery",
+    instance: 512,
+    path: "/Dc/0/Voltage",
+  });
+  for (
+    const bad of ["battery", "battery/", "battery/x", "/512", "com.victronenergy.battery/1", "battery/-1"]
+  ) {
+    assert.equal(parseDeviceRef(bad), undefined, bad);
+  }
 });
 
 Deno.test("decodeWritePayload", () => {

@@ -8,30 +8,52 @@
 import type { DbusConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { MqttLink, MqttMessage } from "../mqtt/client.ts";
-import { DbusLink, type DbusLinkStats, errText, type ServiceInfo } from "../venus/dbus.ts";
+import { errText } from "../venus/errors.ts";
 import {
-  type CompiledFilter,
-  compileFilter,
-  type DbusVariant,
+  type Clock,
+  filterMatchesLevels,
+  KeepaliveFilters,
+  type KeepaliveRequest,
+  type LiveFilter,
+  parseKeepalivePayload,
+  RepublishLimiter,
+} from "../venus/keepalive.ts";
+import { DbusLink, type DbusLinkStats, type ServiceInfo, type VenusLink } from "../venus/link.ts";
+import {
   decodeWritePayload,
   encodeFullPublishCompleted,
   encodeValuePayload,
-  filterMatchesLevels,
-  jsonToVariant,
-  type KeepaliveRequest,
+  encodeVariantPayload,
+  isBlockedItem,
   notificationTopic,
-  parseKeepalivePayload,
   parseRequestTopic,
   relativeTopic,
-  variantToJson,
 } from "../venus/topics.ts";
 import type { HaAnnouncer } from "./ha_announcer.ts";
 import { venusAnnouncer, type VenusDiscoveryConfig } from "./venus_ha.ts";
+import { type DbusVariant, jsonToVariant, variantToJson } from "../venus/variant.ts";
+
+/** The part of MqttLink the bridge uses. */
+export type VenusMqtt = Pick<
+  MqttLink,
+  "connected" | "publishFast" | "subscribeAsync" | "onConnect" | "publish" | "subscribe"
+>;
+
+/** The real clock (tests inject a fake one). */
+const realClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as number),
+};
 
 export interface VenusBridgeOptions {
   config: DbusConfig;
-  mqtt: MqttLink;
+  mqtt: VenusMqtt;
   logger: Logger;
+  /** The D-Bus link; default a DbusLink on config.address. */
+  link?: VenusLink;
+  /** Time and timers of the keep-alive (tests: a fake clock); default the real one. */
+  clock?: Clock;
   /** Keep-alive lifetime override in ms (tests); default config.keepalive seconds (fractions allowed). */
   keepaliveMs?: number;
   /** Per-call D-Bus timeout (default 5000 ms). */
@@ -62,12 +84,6 @@ interface Svc {
   info: ServiceInfo;
   key: string; // "<type>/<instance>"
   items: Map<string, Item>;
-}
-
-interface LiveFilter {
-  filter: string;
-  compiled: CompiledFilter;
-  expires: number;
 }
 
 export interface VenusBridgeStats {
@@ -110,18 +126,16 @@ export function machineMac(): string | undefined {
 }
 
 export class VenusBridge {
-  readonly link: DbusLink;
+  readonly link: VenusLink;
   portalId = "";
-  private readonly mqtt: MqttLink;
+  private readonly mqtt: VenusMqtt;
   private readonly logger: Logger;
   private readonly config: DbusConfig;
-  private readonly ttlMs: number;
+  private readonly clock: Clock;
+  private readonly filters: KeepaliveFilters;
   private readonly svcs = new Map<string, Svc>();
   private readonly byKey = new Map<string, Svc>();
-  private readonly filters = new Map<string, LiveFilter>();
-  private filterGen = 1;
-  private allFilter = false;
-  private expiryTimer?: ReturnType<typeof setTimeout>;
+  private expiryTimer?: unknown;
   private pendingClears = new Set<string>();
   private started = false;
   private stopped = false;
@@ -130,9 +144,8 @@ export class VenusBridge {
   private readonly pinned: Set<string>;
   announcer?: HaAnnouncer;
   // forced republish rate limit (3/s, like dbus-flashmq)
-  private republishTokens = 3;
-  private republishTimer?: ReturnType<typeof setTimeout>;
-  private deferredRepublish?: { echoes: (string | undefined)[] };
+  private readonly republish = new RepublishLimiter(3, 1000);
+  private republishTimer?: unknown;
   private counters = {
     published: 0,
     cleared: 0,
@@ -151,27 +164,29 @@ export class VenusBridge {
     this.mqtt = o.mqtt;
     this.logger = o.logger;
     this.config = o.config;
-    this.ttlMs = o.keepaliveMs ?? Math.round(o.config.keepalive * 1000);
     this.pinned = new Set(o.discovery?.paths ?? []);
-    this.link = new DbusLink(
-      { address: o.config.address, callTimeoutMs: o.callTimeoutMs, env: o.env },
-      o.logger.child({ component: "dbus" }),
-      {
-        serviceAdded: (s) => this.onServiceAdded(s),
-        serviceRemoved: (s) => this.onServiceRemoved(s),
-        valueChanged: (s, p, v) => this.onValue(s, p, v),
-        linkChanged: (up) => this.logger.info(up ? "D-Bus link up" : "D-Bus link down"),
-      },
-    );
+    this.clock = o.clock ?? realClock;
+    this.filters = new KeepaliveFilters(o.keepaliveMs ?? Math.round(o.config.keepalive * 1000));
+    this.link = o.link ??
+      new DbusLink(
+        { address: o.config.address, callTimeoutMs: o.callTimeoutMs, env: o.env },
+        o.logger.child({ component: "dbus" }),
+      );
+    this.link.handlers = {
+      serviceAdded: (s) => this.onServiceAdded(s),
+      serviceRemoved: (s) => this.onServiceRemoved(s),
+      valueChanged: (s, p, v) => this.onValue(s, p, v),
+      linkChanged: (up) => this.logger.info(up ? "D-Bus link up" : "D-Bus link down"),
+    };
   }
 
   /** keepalive = 0: publish always. */
   private get always(): boolean {
-    return this.ttlMs <= 0;
+    return this.filters.always;
   }
 
   get alive(): boolean {
-    return this.always || this.filters.size > 0;
+    return this.filters.alive;
   }
 
   get stats(): VenusBridgeStats {
@@ -182,7 +197,7 @@ export class VenusBridge {
       services: this.svcs.size,
       items,
       alive: this.alive,
-      filters: [...this.filters.keys()],
+      filters: this.filters.names(),
       dbus: { ...this.link.stats },
     };
   }
@@ -214,7 +229,7 @@ export class VenusBridge {
     this.logger.info("Venus bridge running", {
       portal: this.portalId,
       services: this.svcs.size,
-      keepalive: this.always ? "off (always publish)" : `${this.ttlMs / 1000} s`,
+      keepalive: this.always ? "off (always publish)" : `${this.filters.ttlMs / 1000} s`,
       read_only: this.config.read_only,
     });
     // Items were built before the portal id was known: build their topics now.
@@ -242,8 +257,8 @@ export class VenusBridge {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.expiryTimer);
-    clearTimeout(this.republishTimer);
+    if (this.expiryTimer !== undefined) this.clock.clearTimeout(this.expiryTimer);
+    if (this.republishTimer !== undefined) this.clock.clearTimeout(this.republishTimer);
     this.offConnect?.();
     this.announcer?.stop();
     await this.link.stop();
@@ -301,19 +316,12 @@ export class VenusBridge {
 
   /** Is the item covered by a live keep-alive filter? */
   private wanted(it: Item): boolean {
-    if (it.serial || this.always || this.allFilter || this.pinned.has(it.rel)) return true;
-    if (this.filters.size === 0) return false;
-    if (it.matchGen !== this.filterGen) {
-      const levels = it.levels ??= it.rel.split("/");
-      let m = false;
-      for (const f of this.filters.values()) {
-        if (filterMatchesLevels(f.compiled, levels)) {
-          m = true;
-          break;
-        }
-      }
-      it.matched = m;
-      it.matchGen = this.filterGen;
+    const f = this.filters;
+    if (it.serial || f.always || f.everything || this.pinned.has(it.rel)) return true;
+    if (f.size === 0) return false;
+    if (it.matchGen !== f.generation) {
+      it.matched = f.matches(it.levels ??= it.rel.split("/"));
+      it.matchGen = f.generation;
     }
     return it.matched;
   }
@@ -446,8 +454,11 @@ export class VenusBridge {
 
   private updateItem(s: Svc, path: string, v: DbusVariant): void {
     let it = s.items.get(path);
-    if (!it) it = this.newItem(s, path);
-    const payload = encodeValuePayload(variantToJson(v));
+    if (!it) {
+      if (isBlockedItem(s.info.type, path)) return; // never published (spec §1 "Blocked")
+      it = this.newItem(s, path);
+    }
+    const payload = encodeVariantPayload(v);
     if (payload === it.payload) return; // unchanged (e.g. PropertiesChanged and ItemsChanged for one change)
     it.payload = payload;
     if (this.portalId && this.wanted(it)) this.publishItem(it);
@@ -464,6 +475,11 @@ export class VenusBridge {
     if (req.kind === "invalid") {
       this.counters.requestErrors++;
       this.logger.warn("ignoring request", { topic: m.topic, reason: req.reason });
+      return;
+    }
+    if (req.kind === "write" && m.payload.length === 0) {
+      // Clearing a retained W/ topic (an empty retained publish) is not a write request.
+      this.logger.debug("empty write payload (a retained W/ topic cleared): ignored", { topic: m.topic });
       return;
     }
     if (m.retain) {
@@ -499,10 +515,15 @@ export class VenusBridge {
     this.counters.reads++;
     const s = this.serviceFor(type, instance, topic);
     if (!s) return;
+    if (isBlockedItem(type, path)) {
+      this.counters.requestErrors++;
+      this.logger.warn("read request for a blocked item ignored", { topic });
+      return;
+    }
     try {
       const v = await this.link.getValue(s.info.name, path);
       if (this.stopped) return;
-      const payload = encodeValuePayload(variantToJson(v));
+      const payload = encodeVariantPayload(v);
       const nTopic = notificationTopic(this.portalId, type, instance, path);
       const it = s.items.get(path);
       if (it && it.serial) {
@@ -578,31 +599,13 @@ export class VenusBridge {
       if (req.options && !req.suppressRepublish) this.forcedRepublish(req.echo);
       return;
     }
-    const now = performance.now();
-    const expires = now + this.ttlMs;
-    const list = req.filters ?? ["#"];
-    const fresh: LiveFilter[] = [];
-    for (const f of list) {
-      const lf = this.filters.get(f);
-      if (lf) lf.expires = expires;
-      else {
-        const nf = { filter: f, compiled: compileFilter(f), expires };
-        this.filters.set(f, nf);
-        fresh.push(nf);
-      }
-    }
-    if (fresh.length) {
-      this.filterGen++;
-      this.allFilter = this.filters.has("#");
-    }
+    const fresh = this.filters.arm(req.filters, this.clock.now());
     this.scheduleExpiry();
     if (req.options && !req.suppressRepublish) {
       this.forcedRepublish(req.echo);
       return;
     }
-    if (fresh.length) {
-      this.publishFiltered(fresh, req.echo);
-    }
+    if (fresh.length) this.publishFiltered(fresh, req.echo);
   }
 
   /** Publish what the fresh filters newly cover, then full_publish_completed. */
@@ -644,14 +647,10 @@ export class VenusBridge {
 
   /** Republish everything wanted (fmq style: every options keep-alive without suppress-republish), ≤ 3/s. */
   private forcedRepublish(echo?: string): void {
-    if (this.republishTokens <= 0) {
-      (this.deferredRepublish ??= { echoes: [] }).echoes.push(echo);
-      this.refillLater();
-      return;
-    }
-    this.republishTokens--;
-    this.refillLater();
-    this.doRepublish([echo]);
+    const now = this.clock.now();
+    const run = this.republish.request(echo, now);
+    this.scheduleRefill();
+    if (run) this.doRepublish([echo]);
   }
 
   private doRepublish(echoes: (string | undefined)[]) {
@@ -668,43 +667,31 @@ export class VenusBridge {
     for (const e of new Set(echoes)) this.finishFullPublish(t0, n, e, "republish request");
   }
 
-  private refillLater() {
-    if (this.republishTimer) return;
-    this.republishTimer = setTimeout(() => {
+  private scheduleRefill() {
+    if (this.republishTimer !== undefined || this.stopped) return;
+    const at = this.republish.nextRefill();
+    if (at === undefined) return;
+    this.republishTimer = this.clock.setTimeout(() => {
       this.republishTimer = undefined;
-      this.republishTokens = 3;
-      const d = this.deferredRepublish;
-      this.deferredRepublish = undefined;
-      if (d && !this.stopped) {
-        this.republishTokens--;
-        this.doRepublish(d.echoes);
-        this.refillLater();
-      }
-    }, 1000);
+      if (this.stopped) return;
+      const deferred = this.republish.refill(this.clock.now());
+      if (deferred) this.doRepublish(deferred);
+      this.scheduleRefill();
+    }, Math.max(0, at - this.clock.now()));
   }
 
   private scheduleExpiry(): void {
-    clearTimeout(this.expiryTimer);
+    if (this.expiryTimer !== undefined) this.clock.clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
-    if (this.filters.size === 0 || this.stopped) return;
-    let next = Infinity;
-    for (const f of this.filters.values()) next = Math.min(next, f.expires);
-    this.expiryTimer = setTimeout(() => this.expire(), Math.max(0, next - performance.now()) + 1);
+    const next = this.filters.nextExpiry();
+    if (next === undefined || this.stopped) return;
+    this.expiryTimer = this.clock.setTimeout(() => this.expire(), Math.max(0, next - this.clock.now()) + 1);
   }
 
   private expire(): void {
     this.expiryTimer = undefined;
-    const now = performance.now();
-    const gone: string[] = [];
-    for (const [k, f] of this.filters) {
-      if (f.expires <= now) {
-        this.filters.delete(k);
-        gone.push(k);
-      }
-    }
+    const gone = this.filters.expire(this.clock.now());
     if (gone.length) {
-      this.filterGen++;
-      this.allFilter = this.filters.has("#");
       let n = 0;
       for (const s of this.svcs.values()) {
         for (const it of s.items.values()) {
@@ -717,10 +704,7 @@ export class VenusBridge {
       }
       this.logger.info(
         this.filters.size ? "keep-alive filter expired" : "keep-alive expired: notifications stopped",
-        {
-          filters: gone,
-          cleared: n,
-        },
+        { filters: gone, cleared: n },
       );
     }
     this.scheduleExpiry();

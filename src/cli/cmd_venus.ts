@@ -63,6 +63,13 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
     )
     .option("--duration <seconds>", "stop the --rate driver after this long (default: until interrupted)")
     .option("--json", "print the bus address as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ ess2mqtt sim venus                     # private dbus-daemon; prints its address for [dbus] address
+  $ ess2mqtt sim venus --scale 10 --rate 2000 --duration 30 --tick 0`,
+    )
     .action(async (o) => {
       const logger = ctx.logger().child({ component: "venus_sim" });
       const scale = nonNegInt("--scale", o.scale, 1000);
@@ -76,12 +83,13 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
           `--portal-id must be letters, digits, _ or -, got "${o.portalId}"`,
         );
       }
-      const { startPrivateBus, VenusSim } = await import("../sim/venus.ts");
-      let privateBus: Awaited<ReturnType<typeof startPrivateBus>> | undefined;
+      const { VenusSim } = await import("../sim/venus.ts");
+      const { startDbusDaemon } = await import("../sim/dbus_daemon.ts");
+      let privateBus: Awaited<ReturnType<typeof startDbusDaemon>> | undefined;
       let address = o.bus;
       if (!address) {
         try {
-          privateBus = await startPrivateBus();
+          privateBus = await startDbusDaemon();
         } catch (err) {
           throw new CliError(
             ExitCode.unexpected,
@@ -90,7 +98,7 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
         }
         address = privateBus.address;
       } else {
-        const { resolveBusAddress } = await import("../venus/dbus.ts");
+        const { resolveBusAddress } = await import("../venus/bus.ts");
         address = resolveBusAddress(address, (k) => Deno.env.get(k));
       }
       const sim = new VenusSim({
@@ -145,8 +153,15 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
     .option("--bus <address>", "system, session or a D-Bus address (default [dbus] address, else system)")
     .option("--timeout <seconds>", "per-call timeout", "5")
     .option("--json", "print one JSON document")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ ess2mqtt dbus list
+  $ ess2mqtt dbus list --bus unix:path=/tmp/ess2mqtt-sim-bus/bus --json`,
+    )
     .action(async (o) => {
-      const { DbusLink } = await import("../venus/dbus.ts");
+      const { DbusLink } = await import("../venus/link.ts");
       const address = await busAddress(ctx, o.bus);
       const link = new DbusLink(
         { address, callTimeoutMs: seconds("--timeout", o.timeout) * 1000 },
@@ -177,17 +192,40 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
   dbusGroup
     .command("get")
     .description("GetValue of one item (or a subtree) of a service, printed as JSON")
-    .argument("<service>", "bus name (com.victronenergy.vebus.ttyO1) or its type part (vebus)")
-    .argument("<path>", "D-Bus path, e.g. /Ac/Power")
+    .argument(
+      "<service>",
+      "bus name (com.victronenergy.vebus.ttyO1), its type (vebus), or type/instance as `dbus list` prints it (battery/512)",
+    )
+    .argument("[path]", "D-Bus path, e.g. /Ac/Power (or append it: battery/512/Dc/0/Voltage)")
     .option("--bus <address>", "system, session or a D-Bus address (default [dbus] address, else system)")
     .option("--timeout <seconds>", "per-call timeout", "5")
     .option("--json", "print one JSON document")
-    .action(async (service: string, path: string, o) => {
-      const { RawBus, busGetValue, busGetText, resolveBusAddress, errText } = await import(
-        "../venus/dbus.ts"
-      );
-      const { isValidObjectPath, variantToJson } = await import("../venus/topics.ts");
-      if (!isValidObjectPath(path)) throw new CliError(ExitCode.usage, `not a D-Bus object path: "${path}"`);
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ ess2mqtt dbus get battery/512 /Dc/0/Voltage
+  $ ess2mqtt dbus get vebus/257/Mode --json
+  $ ess2mqtt dbus get com.victronenergy.settings /Settings/CGwacs/AcPowerSetPoint --bus unix:path=/tmp/bus`,
+    )
+    .action(async (service: string, pathArg: string | undefined, o) => {
+      const { RawBus, busGetValue, busGetText, resolveBusAddress } = await import("../venus/bus.ts");
+      const { findServiceName } = await import("../venus/link.ts");
+      const { errText } = await import("../venus/errors.ts");
+      const { parseDeviceRef } = await import("../venus/topics.ts");
+      const { isValidObjectPath, variantToJson } = await import("../venus/variant.ts");
+      const ref = service.startsWith("com.") ? undefined : parseDeviceRef(service);
+      if (ref?.path !== undefined && pathArg !== undefined) {
+        throw new CliError(
+          ExitCode.usage,
+          `give the path once: in "${service}" or as <path> (got "${pathArg}")`,
+        );
+      }
+      const path = ref?.path ?? pathArg;
+      if (path === undefined) throw new CliError(ExitCode.usage, `missing <path> (e.g. /Ac/Power)`);
+      if (!isValidObjectPath(path)) {
+        throw new CliError(ExitCode.usage, `not a D-Bus object path (got "${path}")`);
+      }
       const address = resolveBusAddress(await busAddress(ctx, o.bus), (k) => Deno.env.get(k));
       const timeoutMs = seconds("--timeout", o.timeout) * 1000;
       let rb;
@@ -202,13 +240,13 @@ export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliConte
       try {
         let name = service;
         if (!name.startsWith("com.")) {
-          const names = (await rb.listNames(timeoutMs)).filter((n) =>
-            n === `com.victronenergy.${service}` || n.startsWith(`com.victronenergy.${service}.`)
-          ).sort();
-          if (names.length === 0) {
-            throw new CliError(ExitCode.deviceFailure, `no com.victronenergy.${service} service on the bus`);
+          const type = ref?.type ?? service;
+          const found = await findServiceName(rb, type, ref?.instance, timeoutMs);
+          if (found === undefined) {
+            const what = ref ? `${ref.type}/${ref.instance}` : service;
+            throw new CliError(ExitCode.deviceFailure, `no com.victronenergy service ${what} on the bus`);
           }
-          name = names[0];
+          name = found;
         }
         let value, text;
         try {

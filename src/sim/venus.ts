@@ -12,18 +12,18 @@ import {
   type DbusMessage,
   DbusMessageClass as Message,
   DbusVariantClass as Variant,
-  errText,
   isMethodCall,
   RawBus,
   toDbusVariant,
-} from "../venus/dbus.ts";
+} from "../venus/bus.ts";
+import { errText } from "../venus/errors.ts";
 import {
   type DbusVariant,
   isInvalidVariant,
   jsonToVariant,
   type JsonValue,
   variantToJson,
-} from "../venus/topics.ts";
+} from "../venus/variant.ts";
 
 // ------------------------------------------------------------------------------------------------
 // Values
@@ -141,6 +141,8 @@ export function baseServices(portalId: string): SimServiceDef[] {
         "/Hub4/DisableFeedIn": { value: i(0), writable: true },
         "/Soc": { value: d(87.5), unit: "%" },
         "/Dc/0/Voltage": { value: d(52.1), unit: "V" },
+        // The MK2 tunnel of mk2-dbus (a blocked item: never published on MQTT, spec §1).
+        "/Interfaces/Mk2/Tunnel": { value: { signature: "ay", value: new Uint8Array([0x05, 0xff, 0x57]) } },
       },
     },
     {
@@ -714,63 +716,4 @@ export class VenusSim {
     }
     return { sent, last, elapsedMs: performance.now() - start };
   }
-}
-
-// ------------------------------------------------------------------------------------------------
-// A private dbus-daemon for `sim venus` without --bus
-
-export interface PrivateBus {
-  address: string;
-  stop(): Promise<void>;
-}
-
-export async function startPrivateBus(): Promise<PrivateBus> {
-  const dir = await Deno.makeTempDir({ prefix: "ess2mqtt-sim-bus-" });
-  const conf = `${dir}/bus.conf`;
-  await Deno.writeTextFile(
-    conf,
-    `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>session</type><listen>unix:path=${dir}/bus</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
-<limit name="max_replies_per_connection">50000</limit><limit name="max_match_rules_per_connection">50000</limit>
-<limit name="max_incoming_bytes">1000000000</limit><limit name="max_outgoing_bytes">1000000000</limit>
-<limit name="max_connections_per_user">100000</limit><limit name="max_completed_connections">100000</limit>
-</busconfig>
-`,
-  );
-  const child = new Deno.Command("dbus-daemon", {
-    args: [`--config-file=${conf}`, "--nofork", "--nopidfile", "--print-address=1"],
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let buf = "";
-  const dec = new TextDecoder();
-  const deadline = setTimeout(() => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-  }, 5000);
-  try {
-    while (!buf.includes("\n")) {
-      const r = await reader.read();
-      if (r.done) throw new Error("dbus-daemon exited before printing its address");
-      buf += dec.decode(r.value, { stream: true });
-    }
-  } finally {
-    clearTimeout(deadline);
-    await reader.cancel().catch(() => {});
-  }
-  return {
-    address: buf.slice(0, buf.indexOf("\n")).trim(),
-    stop: async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await child.status;
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
 }

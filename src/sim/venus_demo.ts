@@ -2,8 +2,9 @@
 import type { Logger } from "../log.ts";
 
 export async function startVenusDemo(logger: Logger): Promise<{ address: string; stop(): Promise<void> }> {
-  const { startPrivateBus, VenusSim } = await import("./venus.ts");
-  const bus = await startPrivateBus();
+  const { VenusSim } = await import("./venus.ts");
+  const { startDbusDaemon } = await import("./dbus_daemon.ts");
+  const bus = await startDbusDaemon();
   const sim = new VenusSim({
     address: bus.address,
     logger: logger.child({ component: "venus_sim" }),

@@ -6,8 +6,9 @@
 // (node:net), authentication is dbus-next's handshake, sending is dbus-next's marshaller, and method calls,
 // replies, serials and Hello are dbus-next's MessageBus — but reads the socket in flowing mode, splits
 // messages itself (dbus_wire.ts) and hands signals of the `fastInterface` straight to `onFastSignal`
-// without building a Message. Every other message (replies, errors, method calls, other signals) is decoded
-// by dbus-next exactly as before and emitted to the MessageBus.
+// without building a Message. Method returns are decoded by dbus_wire.ts as well (the same values, except
+// that dictionaries keep their D-Bus order) and handed to the MessageBus as dbus-next Messages. Every other
+// message (errors, method calls, other signals) is decoded by dbus-next exactly as before.
 //
 // Consequence: fast signals never reach MessageBus ("message" event, proxy-object signal subscriptions).
 
@@ -154,7 +155,24 @@ export function createBusConnection(o: BusConnectionOptions): BusConnection {
     stats.slow++;
     let m: unknown;
     try {
-      m = new dbus.Message(marshallCompat.messageToJsFmt(dbusNextDecode(bytes)));
+      if (bytes[1] === MESSAGE_TYPE.methodReturn) {
+        // Replies are decoded by dbus_wire.ts too (same values as dbus-next, but dictionaries keep their
+        // D-Bus order), then handed to the MessageBus as a dbus-next Message.
+        h ??= decodeHeader(bytes);
+        if (!h.unixFds) {
+          m = new dbus.Message({
+            type: h.type,
+            serial: h.serial,
+            flags: h.flags,
+            replySerial: h.replySerial as unknown as string, // a number at run time, as from dbus-next
+            destination: h.destination,
+            sender: h.sender,
+            signature: h.signature,
+            body: h.bodyLength > 0 && h.signature ? decodeBody(bytes, h) : [],
+          });
+        }
+      }
+      m ??= new dbus.Message(marshallCompat.messageToJsFmt(dbusNextDecode(bytes)));
     } catch (err) {
       conn.emit("error", err);
       return;

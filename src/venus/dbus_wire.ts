@@ -441,22 +441,40 @@ class Reader {
     const end = this.pos + len;
     if (end > this.b.length) throw new DbusWireError("array runs past the message");
     if (el.t === "{") {
-      const o: Record<string, unknown> = {};
+      // A plain object keeps string keys in insertion order, except keys that look like array indices
+      // ("2", "10"), which JS puts first in numeric order. Such a dictionary (and any with non-string keys)
+      // is returned as [key, value] pairs instead, in D-Bus order.
+      let o: Record<string, unknown> | undefined = {};
+      let pairs: [unknown, unknown][] | undefined;
       const kt = el.c[0], vt = el.c[1];
       while (this.pos < end) {
         this.align(8);
-        const k = this.value(kt) as string;
+        const k = this.value(kt);
         const v = this.value(vt);
-        if (k === "__proto__") {
-          Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-        } else o[k] = v;
+        if (o !== undefined) {
+          if (typeof k === "string" && !isIndexKey(k)) {
+            if (k === "__proto__") {
+              Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+            } else o[k] = v;
+            continue;
+          }
+          pairs = Object.entries(o);
+          o = undefined;
+        }
+        pairs!.push([k, v]);
       }
-      return o;
+      return o ?? pairs;
     }
     const out: unknown[] = [];
     while (this.pos < end) out.push(this.value(el));
     return out;
   }
+}
+
+/** A key a JS object would reorder: an array index ("0", "17", not "01"). */
+function isIndexKey(k: string): boolean {
+  const c = k.charCodeAt(0);
+  return c >= 48 && c <= 57 && /^(0|[1-9]\d{0,9})$/.test(k) && Number(k) < 4294967295;
 }
 
 const S: SigType = { t: "s", c: [], s: "s" };

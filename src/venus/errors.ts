@@ -9,3 +9,9 @@ export class VenusError extends Error {
     this.name = "VenusError";
   }
 }
+
+/** The message of any thrown value. */
+export function errText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

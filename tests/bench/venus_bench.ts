@@ -20,7 +20,7 @@
 
 import { startDbusDaemon } from "../helpers/dbus_daemon.ts";
 import { startMosquitto } from "../helpers/mosquitto.ts";
-import { cpuSeconds, cpuTimes, rssMb, switches, threadCpu, threadDelta } from "./proc_stats.ts";
+import { cpuSeconds, cpuTimes, rssMb, SwitchCounter, threadCpu, threadDelta } from "./proc_stats.ts";
 
 const PORTAL = "b0be7c000001";
 export const BRIDGE_V8_FLAGS = "--max-semi-space-size=4";
@@ -59,8 +59,10 @@ export interface VenusBenchResult {
   rates: RateFigures[];
   /** Bridge CPU while nothing changes: CPU s per wall s (×100 = % of one core). */
   idleCpuPerSecond: number;
-  /** Context switches per second while idle (all threads). */
+  /** Context switches per second while idle (all threads, also those that exited during the window). */
   idleSwitchesPerSecond: number;
+  /** Bridge threads that exited during the idle window (their switches are counted). */
+  idleExitedThreads: number;
   rssMb: number;
   peakRssMb: number;
   v8Flags: string;
@@ -297,11 +299,12 @@ export async function runVenusBench(
     // ---- idle baseline: the same window length, no changes
     phase = "rate";
     await prof("prof-start");
-    const idle0 = { cpu: cpuSeconds(bridge.pid), sw: switches(bridge.pid), t: performance.now() };
+    const idle0 = { cpu: cpuSeconds(bridge.pid), sw: new SwitchCounter(bridge.pid), t: performance.now() };
     await sleep(seconds * 1000);
     const idleWall = (performance.now() - idle0.t) / 1000;
     const idleCpuPerSecond = (cpuSeconds(bridge.pid) - idle0.cpu) / idleWall;
-    const idleSwitchesPerSecond = (switches(bridge.pid) - idle0.sw) / idleWall;
+    const idleSw = idle0.sw.stop();
+    const idleSwitchesPerSecond = idleSw.switches / idleWall;
     await prof("prof-stop", "idle");
 
     // ---- rates
@@ -313,7 +316,7 @@ export async function runVenusBench(
       await prof("prof-start");
       const cpu0 = cpuSeconds(bridge.pid);
       const sys0 = cpuTimes(bridge.pid).sys;
-      const sw0 = switches(bridge.pid);
+      const sw0 = new SwitchCounter(bridge.pid);
       const th0 = threadCpu(bridge.pid);
       const w0 = performance.now();
       await sim.send({ cmd: "rate", rate, ms: seconds * 1000 });
@@ -321,12 +324,12 @@ export async function runVenusBench(
       // drain: wait until every last value arrived (or 5 s)
       const drainEnd = Date.now() + 5000;
       const missing = () =>
-        Object.entries(r.last).filter(([k, v]) => latest.get(k) !== `{"value": ${JSON.stringify(v)}}`).length;
+        Object.entries(r.last).filter(([k, v]) => Number(latest.get(k)?.slice(10, -1)) !== v).length;
       while (missing() > 0 && Date.now() < drainEnd) await sleep(20);
       await sleep(200);
       const cpu = cpuSeconds(bridge.pid) - cpu0;
       const sys = cpuTimes(bridge.pid).sys - sys0;
-      const sw = switches(bridge.pid) - sw0;
+      const sw = sw0.stop().switches;
       const threads = threadDelta(th0, threadCpu(bridge.pid));
       const windowSeconds = (performance.now() - w0) / 1000;
       await prof("prof-stop", `${ri + 1}-${rate}`);
@@ -359,6 +362,7 @@ export async function runVenusBench(
       rates: out,
       idleCpuPerSecond,
       idleSwitchesPerSecond,
+      idleExitedThreads: idleSw.exitedThreads,
       rssMb: mem.rss,
       peakRssMb: mem.hwm,
       v8Flags: o.v8Flags ?? BRIDGE_V8_FLAGS,
@@ -383,7 +387,7 @@ function report(r: VenusBenchResult): string {
     } ms, ${r.fullPublishTopics} messages)   target ≤ 150 ms`,
     `idle: bridge CPU ${f(r.idleCpuPerSecond * 100, 2)} % of a core, ${
       f(r.idleSwitchesPerSecond, 1)
-    } context switches/s`,
+    } context switches/s (${r.idleExitedThreads} threads exited in the window, counted)`,
     `rate      secs  sent     recv     delivered  p50 ms  p99 ms  max ms  last values  CPU s/10k raw   net  sys %  switches/change`,
   ];
   for (const x of r.rates) {

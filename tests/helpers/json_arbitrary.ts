@@ -1,7 +1,7 @@
 // Generated JSON values for the JSON ⇄ D-Bus round-trip properties.
 
 import fc from "fast-check";
-import type { JsonValue } from "../../src/venus/topics.ts";
+import type { JsonValue } from "../../src/venus/variant.ts";
 
 /**
  * JSON that must come back unchanged from JSON → D-Bus variant → JSON: no empty arrays (they mean
