@@ -204,6 +204,8 @@ export class LxpBridge {
     if (remaining <= 0) throw new Error(`timed out after ${this.o.commandTimeoutMs} ms in the queue`);
     if (!inverter.connected) await inverter.waitConnected(remaining);
     const plan = job.plan;
+    // A write whose echo is lost or garbled is read back until the command's time is up.
+    const verify = { until: job.received + this.o.commandTimeoutMs };
     switch (plan.kind) {
       case "readInput":
         await inverter.readInput(BLOCK_START[plan.block], BLOCK_SIZE);
@@ -212,10 +214,10 @@ export class LxpBridge {
         await inverter.readHold(plan.register, plan.count);
         return;
       case "write":
-        await inverter.writeHold(plan.register, plan.value);
+        await inverter.writeHold(plan.register, plan.value, verify);
         return;
       case "setBit":
-        await inverter.updateBit(plan.register, plan.bit, plan.on);
+        await inverter.updateBit(plan.register, plan.bit, plan.on, verify);
         return;
     }
   }

@@ -62,7 +62,8 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
         datalog: lxp.datalog,
         serial: lxp.serial,
         connectTimeoutMs: lxp.connect_timeout * 1000,
-        requestTimeoutMs: Math.min(lxp.command_timeout, 5) * 1000,
+        // half the command's time at most, so a write whose echo is lost can still be read back
+        requestTimeoutMs: Math.min(lxp.command_timeout / 2, 5) * 1000,
         silenceTimeoutMs: lxp.silence_timeout * 1000,
         heartbeatEcho: lxp.heartbeats,
       }, logger);
