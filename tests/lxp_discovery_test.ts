@@ -17,7 +17,7 @@ Deno.test("discovery: sensors read the inputs JSON with unit and classes from th
   assert.equal(vbat.device_class, "voltage");
   assert.equal(vbat.state_class, "measurement");
   assert.equal(vbat.unique_id, "ess2mqtt_ba12345678_v_bat");
-  assert.deepEqual(vbat.availability, [{ topic: "octolux/status" }, { topic: "octolux/inverter" }]);
+  assert.deepEqual(vbat.availability, AVAILABILITY);
   const epv = byTopic.get("homeassistant/sensor/ess2mqtt_ba12345678/e_pv_all/config");
   assert.equal(epv.state_topic, "octolux/inputs/2");
   assert.equal(epv.device_class, "energy");
@@ -27,6 +27,23 @@ Deno.test("discovery: sensors read the inputs JSON with unit and classes from th
   for (const [topic, cfg] of byTopic) {
     if (!topic.includes("/sensor/")) continue;
     assert.match(cfg.value_template, /^\{\{ value_json\.[a-z0-9_]+ \}\}$/);
+  }
+});
+
+// README "Availability": one document, octolux/status; only "online" means usable ("inverter_offline" and
+// "offline" — also the last will — do not). No entity may read the link state from anywhere else.
+const AVAILABILITY = [{
+  topic: "octolux/status",
+  value_template: "{{ 'online' if value == 'online' else 'offline' }}",
+  payload_available: "online",
+  payload_not_available: "offline",
+}];
+
+Deno.test("discovery: every entity is available only while octolux/status is online", () => {
+  assert.ok(byTopic.size > 10);
+  for (const [topic, cfg] of byTopic) {
+    assert.deepEqual(cfg.availability, AVAILABILITY, topic);
+    assert.equal(cfg.availability_mode, undefined, topic);
   }
 });
 

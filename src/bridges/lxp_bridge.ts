@@ -1,7 +1,12 @@
 // LuxPower inverter ⇄ MQTT, topic-compatible with octolux:
 //   every input block seen → <prefix>/inputs/N (JSON), every holding value seen → <prefix>/hold/<reg>,
 //   <prefix>/cmd/<command> → one command at a time → <prefix>/result/<command> OK/FAIL,
-//   <prefix>/status (bridge, retained, last will) and <prefix>/inverter (TCP link, retained).
+//   <prefix>/status: the one availability document (retained, also the MQTT last will):
+//     online            the bridge runs and its TCP link to the dongle is up;
+//     inverter_offline  the bridge runs, the link to the dongle is down;
+//     offline           the bridge stopped, or died (the broker publishes the will).
+//   <prefix>/inverter: online/offline on every link change and MQTT connect, NOT retained (a retained copy
+//   would stay "online" after a crash); the retained copy older versions left is cleared on connect.
 
 import type { Logger } from "../log.ts";
 import type { MqttLink, MqttMessage } from "../mqtt/client.ts";
@@ -26,6 +31,11 @@ export interface LxpBridgeOptions {
 }
 
 const decoder = new TextDecoder();
+
+/** Payloads of <prefix>/status. */
+export const STATUS_ONLINE = "online",
+  STATUS_INVERTER_OFFLINE = "inverter_offline",
+  STATUS_OFFLINE = "offline";
 
 /** Names of the command topics this bridge understands (`set_hold/<reg>` is a family). */
 export function isKnownCommand(name: string): boolean {
@@ -59,11 +69,7 @@ export class LxpBridge {
   start(signal?: AbortSignal): void {
     const { inverter, mqtt } = this.o;
     this.unsubscribers.push(inverter.onPacket((p) => this.onPacket(p)));
-    this.unsubscribers.push(
-      inverter.onLink((up) =>
-        mqtt.publish(this.topic("inverter"), up ? "online" : "offline", { retain: true, qos: 1 })
-      ),
-    );
+    this.unsubscribers.push(inverter.onLink((up) => this.publishLink(up)));
     this.unsubscribers.push(mqtt.onConnect(() => this.publishAvailability()));
     mqtt.subscribe(this.topic("cmd/#"), (m) => this.onCommand(m));
     if (mqtt.connected) this.publishAvailability();
@@ -77,7 +83,7 @@ export class LxpBridge {
     for (const u of this.unsubscribers) u();
     for (const job of this.queue.splice(0)) this.finish(job, false, "bridge stopping");
     await this.idle();
-    this.o.mqtt.publish(this.topic("status"), "offline", { retain: true, qos: 1 });
+    this.o.mqtt.publish(this.topic("status"), STATUS_OFFLINE, { retain: true, qos: 1 });
   }
 
   /** Resolves when no command is queued or running. */
@@ -92,11 +98,19 @@ export class LxpBridge {
         this.o.mqtt.publish(m.topic, m.payload, { retain: true, qos: 1 });
       }
     }
-    this.o.mqtt.publish(this.topic("status"), "online", { retain: true, qos: 1 });
-    this.o.mqtt.publish(this.topic("inverter"), this.o.inverter.connected ? "online" : "offline", {
+    // Clear the retained inverter state an older version may have left behind.
+    this.o.mqtt.publish(this.topic("inverter"), "", { retain: true, qos: 1 });
+    this.publishLink(this.o.inverter.connected);
+  }
+
+  /** The link state: into the retained availability document, and as a live (not retained) event. */
+  private publishLink(up: boolean) {
+    if (this.stopped) return;
+    this.o.mqtt.publish(this.topic("status"), up ? STATUS_ONLINE : STATUS_INVERTER_OFFLINE, {
       retain: true,
       qos: 1,
     });
+    this.o.mqtt.publish(this.topic("inverter"), up ? "online" : "offline", { qos: 1 });
   }
 
   /** Everything the dongle sends — broadcasts, our replies, other clients' replies — is published. */

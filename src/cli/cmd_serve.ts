@@ -50,7 +50,8 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
     }, logger.child({ component: "mqtt" }));
     stops.push(() => mqtt.stop());
     await mqtt.start();
-    mqtt.publish(`${prefix}/status`, "online", { retain: true, qos: 1 });
+    // With [lxp] the LuxPower bridge owns <prefix>/status (it folds in the dongle link state).
+    if (!config.lxp) mqtt.publish(`${prefix}/status`, "online", { retain: true, qos: 1 });
 
     if (config.lxp) {
       const lxp = config.lxp;

@@ -40,11 +40,15 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
     name: `LuxPower ${o.serial}`,
     serial_number: o.serial,
   };
-  const availability = [
-    { topic: `${o.prefix}/status` },
-    { topic: `${o.prefix}/inverter` },
-  ];
-  const base = { device, availability, availability_mode: "all" };
+  // One availability document: <prefix>/status is "online" only while the bridge runs AND its link to the
+  // dongle is up ("inverter_offline", or "offline" — also the last will — otherwise).
+  const availability = [{
+    topic: `${o.prefix}/status`,
+    value_template: "{{ 'online' if value == 'online' else 'offline' }}",
+    payload_available: "online",
+    payload_not_available: "offline",
+  }];
+  const base = { device, availability };
   const out: DiscoveryMessage[] = [];
   const add = (component: string, object: string, config: Record<string, unknown>) =>
     out.push({
