@@ -3,7 +3,8 @@
 // Names (octolux `cmd/<name>` topics): ac_charge, forced_discharge, charge_priority (booleans, bits of
 // hold 21), charge_pct, discharge_pct, charge_amount_pct (integers 0–100 → hold 64, 65, 67),
 // read_input (1–4), read_hold ("<reg>" or "<reg>,<count>"), set_hold/<reg> (value 0–65535).
-// Integers are plain decimal digits, surrounding whitespace ignored: "50" and " 50 " are accepted;
+// Integers are plain decimal digits, surrounding ASCII whitespace ignored: "50" and " 50 " are accepted;
+// padding with other spaces (U+00A0, U+3000 …) is not;
 // "", "abc", "-1", "+5", "50.5", "1e2", "0x10", "150" (for a percentage) are rejected.
 
 import type { InputBlock } from "./inputs.ts";
@@ -51,9 +52,12 @@ export function parseBoolean(payload: string): boolean {
   }
 }
 
-/** A plain decimal integer within [min, max], or undefined. */
+/** Leading/trailing ASCII whitespace (space, tab, CR, LF, FF, VT) only — not U+00A0, U+3000 or other spaces. */
+const ASCII_SPACE = /^[ \t\n\r\f\v]+|[ \t\n\r\f\v]+$/g;
+
+/** A plain decimal integer within [min, max] (ASCII digits, optional surrounding ASCII whitespace), or undefined. */
 export function parseUint(text: string, min: number, max: number): number | undefined {
-  const t = text.trim();
+  const t = text.replace(ASCII_SPACE, "");
   if (!/^[0-9]{1,10}$/.test(t)) return undefined;
   const n = Number(t);
   return n >= min && n <= max ? n : undefined;
