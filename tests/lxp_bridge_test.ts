@@ -382,8 +382,11 @@ Deno.test("a retained command is ignored with a warning and never executed (repl
     const seen = warnings();
     await mosquittoPub(r.brokerPort, "octolux/cmd/discharge_pct", "11", ["-r"]);
     await r.serve.waitFor(() => warnings() > seen);
+    // fence: a later command's result comes after anything the retained one could have caused
+    assert.equal(await command(r, "read_hold", "66"), "OK");
     assert.equal(r.sim.stats.writes, 0);
     assert.deepEqual(r.sub.lines.filter((l) => l.startsWith("octolux/result/")), [
+      "octolux/result/read_hold OK",
       "octolux/result/read_hold OK",
     ]);
   } finally {

@@ -4,7 +4,7 @@ import { LxpClient, type LxpClientOptions, LxpError } from "../src/lxp/client.ts
 import type { InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
 import type { Packet, TranslatedData } from "../src/lxp/frame.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
-import { until } from "./helpers/wait.ts";
+import { until, withTimeout } from "./helpers/wait.ts";
 import { freePort } from "./helpers/mosquitto.ts";
 import {
   startTestSimulator,
@@ -58,16 +58,9 @@ function withRig(name: string, fn: (r: Rig) => Promise<void>, simOpts: InverterS
     sanitizeResources: true,
     async fn() {
       const r = await rig(simOpts);
-      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([
-          fn(r),
-          new Promise((_, rej) => {
-            timer = setTimeout(() => rej(new Error(`test "${name}" timed out`)), 20_000);
-          }),
-        ]);
+        await withTimeout(fn(r), 20_000, `test "${name}"`);
       } finally {
-        clearTimeout(timer);
         await r.close();
       }
     },
