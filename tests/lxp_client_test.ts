@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { LxpClient, type LxpClientOptions, LxpError } from "../src/lxp/client.ts";
 import type { InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
-import type { Packet, TranslatedData } from "../src/lxp/frame.ts";
+import { encodePacket, type Packet, type TranslatedData } from "../src/lxp/frame.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
 import { until, withTimeout } from "./helpers/wait.ts";
 import { freePort } from "./helpers/mosquitto.ts";
@@ -429,4 +429,51 @@ withRig("verified write: a late echo of an earlier write to the register is not 
   assert.match(e.message, /echo possibly a late one of an earlier write; read back 9/);
   assert.equal(r.sim.holdings[64], 9);
   assert.deepEqual(writesTo(r.sim, 64).map((w) => [w.value, w.executed]), [[7, true], [9, true], [7, false]]);
+});
+
+Deno.test({
+  name: "a frame cut short with nothing after it is given up after frameGapMs (counted, buffer freed)",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    // a bare TCP "dongle" that sends the first 60 bytes of a 291-byte frame and then nothing
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    const full = encodePacket({
+      kind: "translated",
+      protocol: 5,
+      datalog: DATALOG,
+      address: 1,
+      fn: 4,
+      serial: SERIAL,
+      register: 0,
+      values: new Array(127).fill(7),
+      byteCountPresent: true,
+    });
+    const served = (async () => {
+      const conn = await listener.accept();
+      await conn.write(full.subarray(0, 60));
+      return conn;
+    })();
+    const c = new LxpClient(
+      { host: "127.0.0.1", port, datalog: DATALOG, serial: SERIAL, frameGapMs: 50 },
+      silentLogger,
+    );
+    c.start();
+    const conn = await served;
+    try {
+      await until(() => c.stats.truncatedFrames === 1, "the truncated frame to be given up");
+      assert.equal(c.stats.droppedBytes, 60);
+      // the link carries on: a complete frame afterwards is read normally
+      const seen: Packet[] = [];
+      c.onPacket((p) => seen.push(p));
+      await conn.write(full);
+      await until(() => seen.length === 1, "the next frame");
+      assert.equal(c.stats.badFrames, 0);
+    } finally {
+      await c.stop();
+      conn.close();
+      listener.close();
+    }
+  },
 });
