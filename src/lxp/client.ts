@@ -367,7 +367,7 @@ export class LxpClient {
       failure = new LxpError("mismatch", `write hold ${register}: wrote ${value}, ${why}`);
     } catch (e) {
       if (!(e instanceof LxpError) || e.kind === "exception") throw e;
-      why = e.message;
+      why = e.kind === "timeout" ? "no echo in time" : `no echo (${e.message})`;
       failure = e;
     }
     if (!verify) throw failure;
