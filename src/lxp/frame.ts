@@ -612,6 +612,7 @@ export class FrameSplitter {
       this.internalErrors++;
       this.droppedBytes += this.#len;
       this.#len = 0;
+      this.#headSearched = 0;
     }
     return out;
   }
@@ -630,6 +631,7 @@ export class FrameSplitter {
       this.internalErrors++;
       this.droppedBytes += this.#len;
       this.#len = 0;
+      this.#headSearched = 0;
     }
     return out;
   }
@@ -637,6 +639,7 @@ export class FrameSplitter {
   /** Forget any buffered partial frame (e.g. after a reconnect). */
   reset(): void {
     this.#len = 0;
+    this.#headSearched = 0;
   }
 
   #consume(used: number): void {
@@ -691,18 +694,22 @@ export class FrameSplitter {
    */
   #findInner(b: Uint8Array, from: number, to: number, end: number): number {
     this.#innerWaiting = false;
+    this.#firstWaiting = to;
     let q = from;
     while (q < to) {
       q = b.indexOf(0xa1, q);
       if (q < 0 || q >= to) return -1;
       if (q + 1 >= end) {
+        if (!this.#innerWaiting) this.#firstWaiting = q;
         this.#innerWaiting = true;
         return -1;
       }
       if (b[q + 1] === 0x1a) {
         const total = this.#headerTotal(b, q, end);
-        if (total === 0 || (total > 0 && q + total > end)) this.#innerWaiting = true;
-        else if (total > 0) {
+        if (total === 0 || (total > 0 && q + total > end)) {
+          if (!this.#innerWaiting) this.#firstWaiting = q;
+          this.#innerWaiting = true;
+        } else if (total > 0) {
           const r = decodeUnchecked(b.subarray(q, q + total), this.#dir);
           if (r.ok) {
             this.#found = r.packet;
@@ -716,9 +723,15 @@ export class FrameSplitter {
   }
   #found: Packet | null = null;
   #innerWaiting = false;
+  #firstWaiting = 0;
+  // Bytes of the incomplete frame at the head of #buf already searched by #findInner (nothing to find
+  // before this offset), so a frame arriving in many chunks is not searched again from its start.
+  #headSearched = 0;
 
   /** Parse frames from b[0..end); returns the number of bytes consumed. */
   #scan(b: Uint8Array, end: number, out: Packet[], final = false): number {
+    const searched = this.#headSearched;
+    this.#headSearched = 0; // only an incomplete head keeps it (set where the scan stops for one)
     let pos = 0;
     while (pos < end) {
       // Find a prefix.
@@ -749,9 +762,14 @@ export class FrameSplitter {
       }
       if (pos + total > end) {
         // Incomplete: a complete frame starting later means this one was cut short.
-        const q = this.#findInner(b, pos + 1, end, end);
+        // (pos 0 with bytes buffered before: the same head as last time, searched up to #headSearched)
+        const from = pos === 0 && b === this.#buf ? Math.max(1, searched) : pos + 1;
+        const q = this.#findInner(b, from, end, end);
         if (q < 0) {
-          if (!final) break; // wait for more
+          if (!final) {
+            this.#headSearched = this.#firstWaiting - pos;
+            return pos; // wait for more
+          }
           // Given up: drop it up to the next A1.
           let next = b.indexOf(0xa1, pos + 1);
           if (next < 0 || next > end) next = end;
