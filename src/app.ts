@@ -90,7 +90,18 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
     );
     stops.push(() => mqtt.stop());
     await mqtt.start();
-    mqtt.publish(statusTopic, "online", { retain: true, qos: 1 });
+    // With inverters the LuxPower bridges own the availability document (they fold in the dongle links).
+    if (config.inverters.length === 0) mqtt.publish(statusTopic, "online", { retain: true, qos: 1 });
+    // One inverter: its bridge publishes online / inverter_offline / offline itself. Several: one JSON
+    // document. lxp-bridge topics: lxp-bridge's plain LWT (online while serve runs).
+    const form = config.mqtt.topics === "lxp-bridge"
+      ? "bridge"
+      : config.inverters.some((inv) => inv.name)
+      ? "document"
+      : undefined;
+    const availability = form
+      ? new (await import("./bridges/lxp_bridge.ts")).InverterAvailability(mqtt, statusTopic, form)
+      : undefined;
 
     // One LxpClient + LxpBridge per inverter, all on the one MQTT link.
     for (const [i, lxp] of config.inverters.entries()) {
@@ -103,7 +114,8 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
         datalog: lxp.datalog,
         serial: lxp.serial,
         connectTimeoutMs: lxp.connect_timeout * 1000,
-        requestTimeoutMs: Math.min(lxp.command_timeout, 5) * 1000,
+        // half the command's time at most, so a write whose echo is lost can still be read back
+        requestTimeoutMs: Math.min(lxp.command_timeout / 2, 5) * 1000,
         silenceTimeoutMs: lxp.silence_timeout * 1000,
         heartbeatEcho: lxp.heartbeats,
       }, log);
@@ -125,6 +137,7 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
           readIntervalMs: lxp.read_interval * 1000,
           holdingsOnConnect: lxp.read_holdings_on_connect,
         },
+        availability: availability?.sink(lxp.name || lxp.datalog),
         inverter: client,
         mqtt,
         logger: log.child({ component: "lxp_bridge" }),

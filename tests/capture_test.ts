@@ -69,7 +69,7 @@ const FIXED = new Date(Date.UTC(2026, 5, 21, 12, 0, 0)); // a sunny noon: PV, ch
 async function mqttOutput(brokerPort: number, commands: [string, string][]): Promise<Record<string, string>> {
   const sub = mosquittoSub(brokerPort, ["octolux/#"]);
   try {
-    await sub.waitFor((l) => l === "octolux/inverter online");
+    await sub.waitFor((l) => l === "octolux/status online");
     const seen: Record<string, string> = {};
     for (const [cmd, payload] of commands) {
       const from = sub.lines.length;

@@ -34,7 +34,11 @@ Deno.test("two inverters in one serve: octolux/NAME/… topics, each command rea
   try {
     await sub.waitFor((l) => l === "octolux/master/inverter online");
     await sub.waitFor((l) => l === "octolux/slave/inverter online");
-    await sub.waitFor((l) => l === "octolux/status online");
+    // one availability document for both inverters (several [lxp.NAME])
+    await sub.waitFor((l) =>
+      l === 'octolux/status {"master":"online","slave":"online"}' ||
+      l === 'octolux/status {"slave":"online","master":"online"}'
+    );
     // read on connect: inputs and every holding, per inverter, without a command
     for (const name of ["master", "slave"]) {
       for (const n of [1, 2, 3]) await sub.waitFor((l) => l.startsWith(`octolux/${name}/inputs/${n} {`));

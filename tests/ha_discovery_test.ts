@@ -9,6 +9,15 @@ import { blockKeys, type InputBlock } from "../src/lxp/inputs.ts";
 import { unitFromText, venusDiscoveryMessages, venusEntityName } from "../src/venus/discovery.ts";
 import { SUPPORT_URL, VERSION } from "../src/version.ts";
 
+/**
+ * Availability (issue 10): the one retained document on octolux/status, "online" only while the bridge runs
+ * and its dongle link is up; Venus items only need the bridge process ("offline" is its last will).
+ */
+const AVAILABILITY =
+  `{"topic":"octolux/status","value_template":"{{ 'online' if value == 'online' else 'offline' }}","payload_available":"online","payload_not_available":"offline"}`;
+const VENUS_STATUS =
+  `{"topic":"octolux/status","value_template":"{{ 'offline' if value == 'offline' else 'online' }}"}`;
+
 /** The origin as version.ts names it (a release build adds its repository as the support URL). */
 const ORIGIN_JSON = `{"name":"ess2mqtt","sw_version":"${VERSION}"${
   SUPPORT_URL ? `,"support_url":"${SUPPORT_URL}"` : ""
@@ -34,13 +43,13 @@ Deno.test("device form: one retained config on <prefix>/device/<id>/config, exac
   assert.equal(device[0].payload, JSON.stringify(expected));
 });
 
-Deno.test("device form: dev, o (name, version, support URL), availability on both status topics", () => {
+Deno.test("device form: dev, o (name, version), availability on the one status document", () => {
   const p = device[0].payload;
   assert.ok(
     p.startsWith(
       `{"dev":{"identifiers":["${ID}"],"name":"LuxPower 0123456789","manufacturer":"LuxPower","model":"LXP inverter","serial_number":"0123456789"},` +
         `"o":${ORIGIN_JSON},` +
-        `"availability":[{"topic":"octolux/status"},{"topic":"octolux/inverter"}],"availability_mode":"all","cmps":{`,
+        `"availability":[${AVAILABILITY}],"cmps":{`,
     ),
   );
   assert.equal(p.includes("object_id"), false);
@@ -164,7 +173,7 @@ Deno.test("entity form: one config per entity with device, origin and default_en
     `{"name":"Battery voltage","unique_id":"${ID}_v_bat","default_entity_id":"sensor.${ID}_v_bat",` +
       `"state_topic":"octolux/inputs/1","value_template":"{{ value_json.v_bat }}","unit_of_measurement":"V",` +
       `"device_class":"voltage","state_class":"measurement",` +
-      `"availability":[{"topic":"octolux/status"},{"topic":"octolux/inverter"}],"availability_mode":"all",` +
+      `"availability":[${AVAILABILITY}],` +
       `"device":{"identifiers":["${ID}"],"name":"LuxPower 0123456789","manufacturer":"LuxPower","model":"LXP inverter","serial_number":"0123456789"},` +
       `"origin":${ORIGIN_JSON}}`,
   );
@@ -189,12 +198,12 @@ Deno.test("Venus: device config for a selection of items, exactly", () => {
   assert.equal(msgs.length, 1);
   assert.equal(msgs[0].topic, `homeassistant/device/${VID}/config`);
   const avail = (t: string) =>
-    `"availability":[{"topic":"octolux/status"},{"topic":"${t}","value_template":"{{ 'online' if value else 'offline' }}"}],"availability_mode":"all"`;
+    `"availability":[${VENUS_STATUS},{"topic":"${t}","value_template":"{{ 'online' if value else 'offline' }}"}],"availability_mode":"all"`;
   assert.equal(
     msgs[0].payload,
     `{"dev":{"identifiers":["${VID}"],"name":"Victron Venus ${PORTAL}","manufacturer":"Victron Energy","model":"Venus OS"},` +
       `"o":${ORIGIN_JSON},` +
-      `"availability":[{"topic":"octolux/status"}],"cmps":{` +
+      `"availability":[${VENUS_STATUS}],"cmps":{` +
       `"system_0_dc_battery_soc":{"p":"sensor","name":"Battery SOC","unique_id":"${VID}_system_0_dc_battery_soc",` +
       `"default_entity_id":"sensor.${VID}_system_0_dc_battery_soc","state_topic":"N/${PORTAL}/system/0/Dc/Battery/Soc",` +
       `"value_template":"{{ value_json.value }}","unit_of_measurement":"%","device_class":"battery","state_class":"measurement",` +

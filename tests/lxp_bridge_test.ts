@@ -8,6 +8,7 @@ import { MqttLink } from "../src/mqtt/client.ts";
 import { silentLogger } from "../src/log.ts";
 import { freePort, mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
 import { spawnCli, writeConfig } from "./helpers/cli.ts";
+import { until } from "./helpers/wait.ts";
 import {
   startTestSimulator,
   TEST_DATALOG as DATALOG,
@@ -103,7 +104,7 @@ async function rig(
   const serve = spawnCli(["-c", cfg.path, "serve"]);
   await serve.waitFor((l) => l.includes("serving"));
   const sub = mosquittoSub(brokerPort, ["octolux/#"]);
-  await sub.waitFor((l) => l === "octolux/inverter online");
+  await sub.waitFor((l) => l === "octolux/status online"); // retained: bridge up and dongle link up
   const r: Rig = {
     sim,
     simPort,
@@ -130,13 +131,14 @@ async function command(r: Rig, cmd: string, payload: string): Promise<string> {
   const from = r.sub.lines.length;
   await mosquittoPub(r.brokerPort, `octolux/cmd/${cmd}`, payload);
   const resultTopic = `octolux/result/${cmd} `;
-  const deadline = Date.now() + 15000;
-  while (Date.now() < deadline) {
-    const hit = r.sub.lines.slice(from).find((l) => l.startsWith(resultTopic));
-    if (hit) return hit.slice(resultTopic.length);
-    await new Promise((res) => setTimeout(res, 10));
-  }
-  throw new Error(`no result for ${cmd}=${payload}; got:\n${r.sub.lines.slice(from).join("\n")}`);
+  const hit = () => r.sub.lines.slice(from).find((l) => l.startsWith(resultTopic));
+  await until(
+    () => hit() !== undefined,
+    `the result of ${cmd}=${payload}`,
+    15000,
+    () => r.sub.lines.slice(from),
+  );
+  return hit()!.slice(resultTopic.length);
 }
 
 Deno.test("serve + sim + mosquitto: the seed's commands", async (t) => {
@@ -289,16 +291,16 @@ Deno.test("serve + sim + mosquitto: the seed's commands", async (t) => {
         r.sim.setFaults({ dropProbability: 1 });
         assert.equal(await command(r, "read_hold", "21"), "FAIL");
         r.sim.setFaults({ dropProbability: 0 });
+        await r.sub.waitFor((l) => l === "octolux/status inverter_offline");
         await r.sub.waitFor((l) => l === "octolux/inverter offline");
-        const deadline = Date.now() + 15000;
-        while (
-          Date.now() < deadline &&
-          !r.sub.lines.slice(r.sub.lines.lastIndexOf("octolux/inverter offline")).includes(
-            "octolux/inverter online",
-          )
-        ) {
-          await new Promise((res) => setTimeout(res, 20));
-        }
+        await until(
+          () =>
+            r.sub.lines.slice(r.sub.lines.lastIndexOf("octolux/status inverter_offline")).includes(
+              "octolux/status online",
+            ),
+          "the link to come back",
+          15000,
+        );
         assert.equal(await command(r, "discharge_pct", "70"), "OK");
         assert.equal(r.sim.holdings[65], 70);
       },
@@ -329,7 +331,10 @@ Deno.test("storm: 1,000 mixed commands are each answered exactly once, in order"
       (m) =>
         results.push(`${m.topic.slice("octolux/result/".length)} ${new TextDecoder().decode(m.payload)}`),
     );
-    await new Promise((res) => setTimeout(res, 200));
+    // fence: once a marker published on the result topics comes back, the subscription is active
+    await link.publishAsync("octolux/result/fence", "1", { qos: 1 });
+    await until(() => results.includes("fence 1"), "the subscription fence");
+    results.length = 0;
     const expected: string[] = [];
     const kinds = [
       (i: number) => ["discharge_pct", String(i % 101), "OK"],
@@ -345,11 +350,11 @@ Deno.test("storm: 1,000 mixed commands are each answered exactly once, in order"
       expected.push(`${cmd} ${result}`);
       await link.publishAsync(`octolux/cmd/${cmd}`, payload, { qos: 1 });
     }
-    const deadline = Date.now() + 120000;
-    while (results.length < 1000 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
-    await new Promise((res) => setTimeout(res, 300)); // any duplicate would arrive now
-    assert.equal(results.length, 1000);
-    assert.deepEqual(results, expected);
+    await until(() => results.length >= 1000, "1000 results", 120000, () => results.length);
+    // fence: one more command; its result is published by serve after any duplicate of an earlier one
+    await link.publishAsync("octolux/cmd/read_hold", "1", { qos: 1 });
+    await until(() => results.at(-1) === "read_hold OK", "the fence command's result");
+    assert.deepEqual(results, [...expected, "read_hold OK"]);
     // the last discharge_pct that was valid: i = 994 (994 % 7 == 0) → 994 % 101 = 85
     assert.equal(r.sim.holdings[65], 994 % 101);
   } finally {
@@ -377,8 +382,11 @@ Deno.test("a retained command is ignored with a warning and never executed (repl
     const seen = warnings();
     await mosquittoPub(r.brokerPort, "octolux/cmd/discharge_pct", "11", ["-r"]);
     await r.serve.waitFor(() => warnings() > seen);
+    // fence: a later command's result comes after anything the retained one could have caused
+    assert.equal(await command(r, "read_hold", "66"), "OK");
     assert.equal(r.sim.stats.writes, 0);
     assert.deepEqual(r.sub.lines.filter((l) => l.startsWith("octolux/result/")), [
+      "octolux/result/read_hold OK",
       "octolux/result/read_hold OK",
     ]);
   } finally {
@@ -421,5 +429,54 @@ Deno.test("broadcasts: old firmware (3 blocks) and new firmware (one 0–126 fra
     } finally {
       await r.close();
     }
+  }
+});
+
+Deno.test("serve verifies writes: a garbled, dropped or truncated echo → OK (read back); a lost write → FAIL with hold/<reg> as read", async () => {
+  const r = await rig({ commandTimeout: 2 }); // request timeout 1 s, then read back until 2 s
+  const confirmations = () => r.serve.lines.filter((l) => l.includes("write confirmed by read-back")).length;
+  const holds = (from: number, reg: number) =>
+    after(r.sub, from, (l) => l.startsWith(`octolux/hold/${reg} `));
+  const writes = (reg: number) => r.sim.writeLog.filter((w) => w.register === reg);
+  try {
+    // sim inverter --corrupt-echo: the echo carries value XOR 1
+    r.sim.setFaults({ corruptEcho: true });
+    let from = r.sub.lines.length;
+    assert.equal(await command(r, "discharge_pct", "33"), "OK");
+    assert.equal(r.sim.holdings[65], 33);
+    assert.equal(holds(from, 65).at(-1), "octolux/hold/65 33", "the value read back is the last word");
+    await r.serve.waitFor(() => confirmations() === 1);
+    // a dropped echo, a plain write and a bit command
+    r.sim.setFaults({ corruptEcho: false, dropEchoProbability: 1 });
+    assert.equal(await command(r, "charge_pct", "44"), "OK");
+    assert.equal(await command(r, "ac_charge", "on"), "OK");
+    assert.equal(r.sim.holdings[21] & 0x80, 0x80);
+    await r.serve.waitFor(() => confirmations() === 3);
+    assert.equal(writes(64).length, 1, "never a second write");
+    assert.equal(writes(21).length, 1, "never a second write");
+    // 60 truncated bytes, then the correct echo: confirmed by the echo, no read-back
+    r.sim.setFaults({ dropEchoProbability: 0, truncateBeforeReplyProbability: 1 });
+    for (const v of ["34", "35", "36"]) assert.equal(await command(r, "discharge_pct", v), "OK");
+    r.sim.setFaults({ truncateBeforeReplyProbability: 0 });
+    // a write that never reaches the inverter: FAIL, and hold/65 carries what the register really holds
+    r.sim.setFaults({ skipRequests: 1 });
+    from = r.sub.lines.length;
+    assert.equal(await command(r, "discharge_pct", "37"), "FAIL");
+    assert.equal(r.sim.holdings[65], 36);
+    assert.deepEqual(holds(from, 65), ["octolux/hold/65 36"]);
+    assert.deepEqual(writes(65).map((w) => [w.value, w.executed]), [
+      [33, true],
+      [34, true],
+      [35, true],
+      [36, true],
+      [37, false],
+    ]);
+    // fence through serve: its next result comes after any stray result of the commands above
+    assert.equal(await command(r, "read_hold", "1"), "OK");
+    assert.equal(confirmations(), 3, "the truncated echoes needed no read-back");
+    const results = r.sub.lines.filter((l) => l.startsWith("octolux/result/"));
+    assert.equal(results.length, 8, results.join("\n"));
+  } finally {
+    await r.close();
   }
 });

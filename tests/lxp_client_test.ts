@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { LxpClient, type LxpClientOptions, LxpError } from "../src/lxp/client.ts";
 import type { InverterSimOptions, InverterSimulator } from "../src/sim/inverter.ts";
-import type { Packet, TranslatedData } from "../src/lxp/frame.ts";
+import { encodePacket, type Packet, type TranslatedData } from "../src/lxp/frame.ts";
 import { memoryLogger, silentLogger } from "../src/log.ts";
-import { until } from "./helpers/wait.ts";
+import { until, withTimeout } from "./helpers/wait.ts";
 import { freePort } from "./helpers/mosquitto.ts";
 import {
   startTestSimulator,
@@ -58,16 +58,9 @@ function withRig(name: string, fn: (r: Rig) => Promise<void>, simOpts: InverterS
     sanitizeResources: true,
     async fn() {
       const r = await rig(simOpts);
-      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([
-          fn(r),
-          new Promise((_, rej) => {
-            timer = setTimeout(() => rej(new Error(`test "${name}" timed out`)), 20_000);
-          }),
-        ]);
+        await withTimeout(fn(r), 20_000, `test "${name}"`);
       } finally {
-        clearTimeout(timer);
         await r.close();
       }
     },
@@ -201,7 +194,9 @@ withRig("silent dongle: reads time out after the retries; a write is sent once",
   await until(() => reqs(r.sim, 3).length === 3, "3 read attempts");
   await rejectsWith(c.writeHold(64, 1), "timeout");
   await rejectsWith(c.updateBit(21, 7, true), "timeout");
-  await new Promise((res) => setTimeout(res, 100));
+  // fence: one more request on the same connection; once the sim has it, everything before it arrived
+  r.sim.setFaults({ silent: false });
+  await c.readInput(0, 1);
   assert.equal(reqs(r.sim, 3).length, 6, "3 attempts for each of the two reads");
   assert.equal(reqs(r.sim, 6).length, 1, "write sent exactly once; updateBit never wrote");
   assert.equal(r.sim.holdings[64], 1, "the silent sim still applied the write");
@@ -340,9 +335,145 @@ Deno.test({
     const r = await rig({ faults: { silent: true } });
     const c = await r.client({ requestTimeoutMs: 10_000 });
     const p = rejectsWith(c.readHold(21), "disconnected");
-    await new Promise((res) => setTimeout(res, 50));
+    await until(() => r.sim.received.length === 1, "the request to reach the sim");
     await c.stop();
     await p;
     await r.close();
+  },
+});
+
+// ------------------------------------------------------------------------------------------ verified writes
+
+const soon = (ms = 5000) => ({ until: Date.now() + ms });
+const writesTo = (sim: InverterSimulator, reg: number) => sim.writeLog.filter((w) => w.register === reg);
+
+withRig("verified write: a garbled echo is confirmed by reading the register back (one write)", async (r) => {
+  const mem = memoryLogger("info");
+  const c = await r.client({ requestTimeoutMs: 500 }, mem.logger);
+  r.sim.setFaults({ corruptEcho: true });
+  // without verification a garbled echo is a mismatch
+  await rejectsWith(c.writeHold(64, 40), "mismatch");
+  assert.equal(await c.writeHold(64, 50, soon()), 50);
+  assert.equal(c.stats.readBackConfirmed, 1);
+  assert.ok(mem.entries.some((e) => e.msg === "write confirmed by read-back" && e.fields.register === 64));
+  assert.deepEqual(writesTo(r.sim, 64).map((w) => [w.value, w.executed]), [[40, true], [50, true]]);
+  // the read-back used the fresh-window read (function 3)
+  assert.equal(reqs(r.sim, 3).length, 1);
+});
+
+withRig("verified write: a dropped echo is confirmed by read-back; the bit commands too", async (r) => {
+  const c = await r.client({ requestTimeoutMs: 300 });
+  r.sim.setFaults({ dropEchoProbability: 1 });
+  assert.equal(await c.writeHold(65, 20, soon()), 20);
+  assert.equal(await c.updateBit(21, 7, true, soon()), 62292 | 0x80);
+  assert.equal(r.sim.holdings[21], 62292 | 0x80);
+  assert.equal(c.stats.readBackConfirmed, 2);
+  assert.equal(writesTo(r.sim, 65).length, 1, "never a second write");
+  assert.equal(writesTo(r.sim, 21).length, 1, "never a second write");
+});
+
+withRig(
+  "verified write: 60 truncated bytes then the correct echo → confirmed by the echo itself",
+  async (r) => {
+    const c = await r.client({ requestTimeoutMs: 2000 });
+    r.sim.setFaults({ truncateBeforeReplyProbability: 1 });
+    for (let i = 0; i < 3; i++) assert.equal(await c.writeHold(66, 70 + i, soon()), 70 + i);
+    assert.equal(c.stats.readBackConfirmed, 0, "no read-back needed");
+    assert.equal(c.stats.truncatedFrames, 3);
+    assert.equal(writesTo(r.sim, 66).length, 3);
+  },
+);
+
+withRig("verified write: a write that did not happen fails with the value read back", async (r) => {
+  const c = await r.client({ requestTimeoutMs: 300 });
+  r.sim.setFaults({ skipRequests: 1 }); // the write request is lost
+  const e = await rejectsWith(c.writeHold(67, 10, soon()), "mismatch");
+  assert.match(e.message, /read back 100/);
+  assert.deepEqual(writesTo(r.sim, 67).map((w) => w.executed), [false]);
+  // a silent dongle: no read-back answer before the deadline → the original failure kind
+  r.sim.setFaults({ silent: true });
+  const t = await rejectsWith(c.writeHold(67, 11, soon(800)), "timeout");
+  assert.match(t.message, /read-back got no answer/);
+  assert.equal(writesTo(r.sim, 67).length, 2, "each write sent once");
+});
+
+withRig(
+  "verified write: the link drops after the write → reconnect and read back within the deadline",
+  async (r) => {
+    const c = await r.client({ requestTimeoutMs: 1000 });
+    const downs: boolean[] = [];
+    c.onLink((up) => downs.push(up));
+    // the next request (the write) is executed, then the sim closes the connection instead of echoing
+    r.sim.setFaults({ dropEchoProbability: 1 });
+    const w = c.writeHold(105, 15, soon());
+    await until(() => writesTo(r.sim, 105).length === 1, "the write to arrive");
+    r.sim.dropAll();
+    r.sim.setFaults({ dropEchoProbability: 0 });
+    assert.equal(await w, 15);
+    assert.deepEqual(downs.slice(0, 2), [false, true]);
+    assert.equal(writesTo(r.sim, 105).length, 1);
+  },
+);
+
+withRig("verified write: a late echo of an earlier write to the register is not trusted", async (r) => {
+  const c = await r.client({ requestTimeoutMs: 200 });
+  // write 1 (7): executed, but its echo comes 300 ms late, after the 200 ms timeout
+  r.sim.setFaults({ delayMs: 300 });
+  await rejectsWith(c.writeHold(64, 7), "timeout");
+  r.sim.setFaults({ delayMs: 0 });
+  // write 2 (9): executed and echoed at once
+  assert.equal(await c.writeHold(64, 9), 9);
+  // write 3 (7) is lost on the way; the late echo "7" of write 1 arrives while it waits
+  r.sim.setFaults({ skipRequests: 1 });
+  const e = await rejectsWith(c.writeHold(64, 7, soon()), "mismatch");
+  assert.match(e.message, /echo possibly a late one of an earlier write; read back 9/);
+  assert.equal(r.sim.holdings[64], 9);
+  assert.deepEqual(writesTo(r.sim, 64).map((w) => [w.value, w.executed]), [[7, true], [9, true], [7, false]]);
+});
+
+Deno.test({
+  name: "a frame cut short with nothing after it is given up after frameGapMs (counted, buffer freed)",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    // a bare TCP "dongle" that sends the first 60 bytes of a 291-byte frame and then nothing
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    const full = encodePacket({
+      kind: "translated",
+      protocol: 5,
+      datalog: DATALOG,
+      address: 1,
+      fn: 4,
+      serial: SERIAL,
+      register: 0,
+      values: new Array(127).fill(7),
+      byteCountPresent: true,
+    });
+    const served = (async () => {
+      const conn = await listener.accept();
+      await conn.write(full.subarray(0, 60));
+      return conn;
+    })();
+    const c = new LxpClient(
+      { host: "127.0.0.1", port, datalog: DATALOG, serial: SERIAL, frameGapMs: 50 },
+      silentLogger,
+    );
+    c.start();
+    const conn = await served;
+    try {
+      await until(() => c.stats.truncatedFrames === 1, "the truncated frame to be given up");
+      assert.equal(c.stats.droppedBytes, 60);
+      // the link carries on: a complete frame afterwards is read normally
+      const seen: Packet[] = [];
+      c.onPacket((p) => seen.push(p));
+      await conn.write(full);
+      await until(() => seen.length === 1, "the next frame");
+      assert.equal(c.stats.badFrames, 0);
+    } finally {
+      await c.stop();
+      conn.close();
+      listener.close();
+    }
   },
 });

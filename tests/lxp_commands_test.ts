@@ -6,6 +6,7 @@ import {
   NAMED_COMMANDS,
   parseBoolean,
   parseBooleanStrict,
+  parseUint,
   planCommand,
 } from "../src/lxp/commands.ts";
 
@@ -212,6 +213,39 @@ Deno.test("unknown commands", () => {
     const r = planCommand(name, "1");
     assert.equal(r.ok, false, name);
   }
+});
+
+Deno.test("integers: only ASCII whitespace around the digits is accepted", () => {
+  for (const ok of [" 50", "50 ", "\t50\n", "\r\n50\r\n", "\f50\v", "  50  "]) {
+    assert.equal(parseUint(ok, 0, 100), 50, JSON.stringify(ok));
+    assert.equal(planCommand("discharge_pct", ok).ok, true, JSON.stringify(ok));
+  }
+  const spaces = [
+    "\u00a0",
+    "\u3000",
+    "\u2000",
+    "\u2009",
+    "\u202f",
+    "\u205f",
+    "\u1680",
+    "\ufeff",
+    "\u2028",
+    "\u0085",
+  ];
+  for (const sp of spaces) {
+    for (const bad of [`${sp}50`, `50${sp}`, `${sp}50${sp}`, ` ${sp}50 `]) {
+      assert.equal(parseUint(bad, 0, 100), undefined, JSON.stringify(bad));
+      for (const name of ["charge_pct", "discharge_pct", "charge_amount_pct"]) {
+        const r = planCommand(name, bad);
+        assert.equal(r.ok, false, `${name} ${JSON.stringify(bad)}`);
+        if (!r.ok) assert.ok(r.error.includes(JSON.stringify(bad)), r.error);
+      }
+    }
+  }
+  // the same rule for the other integer payloads
+  assert.equal(planCommand("read_input", "\u00a01").ok, false);
+  assert.equal(planCommand("read_hold", "21,\u30002").ok, false);
+  assert.equal(planCommand("set_hold/66", "70\u00a0").ok, false);
 });
 
 Deno.test("property: planCommand never throws; percentages accept exactly 0–100", () => {

@@ -557,9 +557,13 @@ Deno.test("property: a stream of frames cut into random chunks yields exactly th
         const sp = new FrameSplitter();
         const got: Packet[] = [];
         for (const c of cut(stream, cuts)) got.push(...sp.push(c));
+        // A CRC-less frame ending in A1 at a chunk boundary is held until the next byte or expire().
+        got.push(...sp.expire());
         assert.deepStrictEqual(got, packets);
         assert.equal(sp.droppedBytes, 0);
         assert.equal(sp.badFrames, 0);
+        assert.equal(sp.truncatedFrames, 0);
+        assert.equal(sp.internalErrors, 0);
         assert.equal(sp.buffered, 0);
       },
     ),
@@ -609,18 +613,26 @@ Deno.test("splitter: absurd length fields resync immediately", () => {
   assert.equal(sp.badFrames, 1);
 });
 
-Deno.test("property: random bytes never throw", () => {
+// The decoder and the splitter catch everything, so "does not throw" would pass by construction: assert
+// instead that their defensive path is never taken (the `internal` error mark, the internalErrors counter).
+Deno.test("property: random bytes never take the defensive path", () => {
   fc.assert(
     fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 10 }), (chunks) => {
       const sp = new FrameSplitter();
       for (const c of chunks) sp.push(c);
-      for (const c of chunks) decodeFrame(c);
+      sp.expire();
+      assert.equal(sp.internalErrors, 0);
+      assert.equal(sp.buffered, 0);
+      for (const c of chunks) {
+        const r = decodeFrame(c);
+        assert.ok(r.ok || !r.internal, !r.ok ? r.error : "");
+      }
     }),
     { numRuns: 1000 },
   );
 });
 
-Deno.test("property: random bytes that start like a frame never throw in decodeFrame", () => {
+Deno.test("property: random bytes that start like a frame get a plain decode error, never the defensive path", () => {
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), u8, u8, (body, fn, tcp) => {
       const b = concat([
@@ -629,11 +641,118 @@ Deno.test("property: random bytes that start like a frame never throw in decodeF
         body,
       ]);
       const r = decodeFrame(b);
-      assert.equal(typeof r.ok, "boolean");
+      assert.ok(r.ok || !r.internal, !r.ok ? r.error : "");
       if (b.length > 21) b[21] = fn;
-      decodeFrame(fixCrc(b));
+      const r2 = decodeFrame(fixCrc(b));
+      assert.ok(r2.ok || !r2.internal, !r2.ok ? r2.error : "");
+      const sp = new FrameSplitter();
+      sp.push(b);
+      sp.expire();
+      assert.equal(sp.internalErrors, 0);
     }),
     { numRuns: 2000 },
+  );
+});
+
+Deno.test("the defensive paths are observable: a throwing input is marked internal and counted", () => {
+  // A Uint8Array whose indexing throws reaches the catch-all of both.
+  const evil = new Proxy(new Uint8Array(40), {
+    get(t, k) {
+      if (k === "length") return 40;
+      if (typeof k === "string" && /^[0-9]+$/.test(k)) throw new Error("boom");
+      return Reflect.get(t, k);
+    },
+  });
+  const r = decodeFrame(evil);
+  assert.equal(r.ok, false);
+  assert.equal(!r.ok && r.internal, true);
+  const sp = new FrameSplitter();
+  assert.deepStrictEqual(sp.push(evil), []);
+  assert.equal(sp.internalErrors, 1);
+});
+
+// ------------------------------------------------------------------------------------------------ resync
+
+const P5_291 = encodePacket({
+  kind: "translated",
+  protocol: 5,
+  datalog: DL,
+  address: 1,
+  fn: FN_READ_INPUT,
+  serial: SN,
+  register: 0,
+  values: Array.from({ length: 127 }, (_, i) => (i * 37) & 0xffff),
+  byteCountPresent: true,
+});
+const ECHO_38 = encodePacket({
+  kind: "translated",
+  protocol: 2,
+  datalog: DL,
+  address: 1,
+  fn: FN_WRITE_SINGLE,
+  serial: SN,
+  register: 65,
+  value: 35,
+});
+
+Deno.test("splitter: the first 60 bytes of a 291-byte frame, then a complete 38-byte write echo → the echo", () => {
+  assert.equal(P5_291.length, 291);
+  assert.equal(ECHO_38.length, 38);
+  const echo = decodeOk(toHex(ECHO_38));
+  // in one chunk
+  const sp = new FrameSplitter();
+  assert.deepStrictEqual(sp.push(concat([P5_291.subarray(0, 60), ECHO_38])), [echo]);
+  assert.equal(sp.truncatedFrames, 1);
+  assert.equal(sp.droppedBytes, 60);
+  assert.equal(sp.buffered, 0);
+  // as the dongle sends it: the truncated part, then the echo in its own read
+  const sp2 = new FrameSplitter();
+  assert.deepStrictEqual(sp2.push(P5_291.subarray(0, 60)), []);
+  assert.deepStrictEqual(sp2.push(ECHO_38), [echo]);
+  // and the stream carries on normally afterwards
+  assert.equal(sp2.push(P5_291).length, 1);
+  assert.equal(sp2.buffered, 0);
+  assert.equal(sp2.badFrames, 0);
+});
+
+Deno.test("splitter: expire() gives up a frame that never completes; what follows is read normally", () => {
+  const sp = new FrameSplitter();
+  assert.deepStrictEqual(sp.push(P5_291.subarray(0, 100)), []);
+  assert.equal(sp.buffered, 100);
+  assert.deepStrictEqual(sp.expire(), []);
+  assert.equal(sp.buffered, 0);
+  assert.equal(sp.truncatedFrames, 1);
+  assert.equal(sp.droppedBytes, 100);
+  assert.equal(sp.push(ECHO_38).length, 1);
+  // a heartbeat whose last byte is A1 waits for the next byte (it could start a frame); expire() delivers it
+  const hb = encodePacket({ kind: "heartbeat", protocol: 2, datalog: DL, trailer: 0xa1 });
+  assert.deepStrictEqual(sp.push(hb), []);
+  assert.deepStrictEqual(sp.expire(), [decodeOk(toHex(hb))]);
+  assert.equal(sp.push(concat([hb, ECHO_38])).length, 2);
+  assert.equal(sp.internalErrors, 0);
+});
+
+Deno.test("property: any valid frame that follows any prefix of another frame is delivered", () => {
+  fc.assert(
+    fc.property(
+      packetArb,
+      fc.nat(),
+      packetArb,
+      fc.array(fc.nat(), { maxLength: 12 }),
+      (first, cutAt, next, cuts) => {
+        const a = encodePacket(first);
+        const prefix = a.subarray(0, 1 + (cutAt % (a.length - 1))); // 1 … length−1 bytes
+        const b = encodePacket(next);
+        const sp = new FrameSplitter();
+        const got: Packet[] = [];
+        for (const c of cut(concat([prefix, b]), cuts)) got.push(...sp.push(c));
+        got.push(...sp.expire());
+        assert.deepStrictEqual(got.at(-1), next);
+        assert.equal(sp.internalErrors, 0);
+        assert.equal(sp.buffered, 0);
+      },
+    ),
+    { numRuns: 5000 },
   );
 });
 
@@ -660,7 +779,9 @@ Deno.test("property: valid frames interleaved with garbage are all still found",
         const sp = new FrameSplitter();
         const got: Packet[] = [];
         for (const c of cut(stream, cuts)) got.push(...sp.push(c));
+        got.push(...sp.expire());
         assert.ok(isSubsequence(got, items.map(([, p]) => p)), "valid frames missing");
+        assert.equal(sp.internalErrors, 0);
       },
     ),
     { numRuns: 500 },

@@ -249,7 +249,14 @@ Deno.test("discovery: one device per named inverter; lxp-bridge layout reads lxp
   assert.equal(uniq.size, a.length + b.length);
   const vbat = JSON.parse(a.find((m) => m.topic.endsWith("/v_bat/config"))!.payload);
   assert.equal(vbat.state_topic, "octolux/garage/inputs/1");
-  assert.deepEqual(vbat.availability, [{ topic: "octolux/status" }, { topic: "octolux/garage/inverter" }]);
+  // several inverters: one availability document, each config reading its own name
+  assert.deepEqual(vbat.availability, [{
+    topic: "octolux/status",
+    value_template:
+      "{{ 'online' if value_json is defined and value_json is mapping and value_json.get('a') == 'online' else 'offline' }}",
+    payload_available: "online",
+    payload_not_available: "offline",
+  }]);
   assert.equal(JSON.parse(a[0].payload).device.name, "LuxPower a (1000000001)");
 
   const l = discoveryMessages({ ...base, datalog: DL, serial: "0123456789", layout: lxpb });
@@ -266,7 +273,12 @@ Deno.test("discovery: one device per named inverter; lxp-bridge layout reads lxp
   );
   assert.equal(ac.command_topic, "lxp/cmd/BA12345678/set/ac_charge");
   assert.equal(ac.state_topic, "lxp/BA12345678/hold/21");
-  assert.deepEqual(ac.availability, [{ topic: "lxp/LWT" }, { topic: "lxp/BA12345678/inverter" }]);
+  assert.deepEqual(ac.availability, [{
+    topic: "lxp/LWT",
+    value_template: "{{ 'online' if value == 'online' else 'offline' }}",
+    payload_available: "online",
+    payload_not_available: "offline",
+  }]);
   const dis = JSON.parse(l.find((m) => m.topic.endsWith("/discharge_pct/config"))!.payload);
   assert.equal(dis.command_topic, "lxp/cmd/BA12345678/set/discharge_rate_pct");
 });

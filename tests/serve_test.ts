@@ -30,7 +30,7 @@ Deno.test("serve runs the LuxPower and the Venus bridge side by side", async () 
     );
     serve = spawnCli(["-c", cfg.path, "serve"]);
     await serve.waitFor((l) => l.includes("Venus bridge running"));
-    await sub.waitFor((l) => l === "octolux/inverter online");
+    await sub.waitFor((l) => l === "octolux/status online");
     // Venus: only Serial and the marker until a keep-alive
     await sub.waitFor((l) => l === `N/${PORTAL}/system/0/Serial {"value": "${PORTAL}"}`);
     assert.equal(sub.lines.some((l) => l.startsWith(`N/${PORTAL}/pvinverter/`)), false);
@@ -103,5 +103,59 @@ Deno.test("serve: SIGINT exits 130; an unreachable broker exits 5; a bad config 
     await cfg.remove();
     await bad.remove();
     await invalid.remove();
+  }
+});
+
+Deno.test("serve killed with SIGKILL: nothing retained still reads online (octolux/status offline by the will, no retained inverter state)", async () => {
+  const inverter = new InverterSimulator({ port: 0, interval: 0 }, silentLogger);
+  const mosq = await startMosquitto();
+  let cfg: Awaited<ReturnType<typeof writeConfig>> | undefined;
+  let serve: ReturnType<typeof spawnCli> | undefined;
+  const sub = mosquittoSub(mosq.port, ["octolux/#"]);
+  let late: ReturnType<typeof mosquittoSub> | undefined;
+  try {
+    const simPort = (await inverter.start()).port;
+    // what an older version left behind: a retained "online" inverter state
+    await mosquittoPub(mosq.port, "octolux/inverter", "online", ["-r"]);
+    cfg = await writeConfig(
+      `[mqtt]\nuri = ${mosq.url}\n[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = ${inverter.serial}\ndatalog = ${inverter.datalog}\n`,
+    );
+    serve = spawnCli(["-c", cfg.path, "serve"]);
+    await sub.waitFor((l) => l === "octolux/status online");
+    // the dongle goes away: the availability document says so (retained)
+    await inverter.stop();
+    await sub.waitFor((l) => l === "octolux/status inverter_offline");
+    const restarted = new InverterSimulator({ port: simPort, interval: 0 }, silentLogger);
+    await restarted.start();
+    try {
+      const from = sub.lines.lastIndexOf("octolux/status inverter_offline");
+      await sub.waitFor((l) => l === "octolux/status online" && sub.lines.lastIndexOf(l) > from, 20000);
+      // kill -9: no chance to publish anything; the broker publishes the will
+      await serve.stop("SIGKILL");
+      serve = undefined;
+      await sub.waitFor((l) => l === "octolux/status offline");
+    } finally {
+      await restarted.stop();
+    }
+    // A reader arriving now gets only what is retained.
+    late = mosquittoSub(mosq.port, ["octolux/#"]);
+    await late.waitFor((l) => l === "octolux/status offline");
+    // fence: retained messages are all delivered on subscribe, before this marker
+    await mosquittoPub(mosq.port, "octolux/fence", "1");
+    await late.waitFor((l) => l === "octolux/fence 1");
+    const retained = late.lines.slice(0, late.lines.indexOf("octolux/fence 1"));
+    assert.deepEqual(retained.filter((l) => / online$/.test(l)), [], retained.join("\n"));
+    assert.deepEqual(
+      retained.filter((l) => l.startsWith("octolux/inverter")),
+      [],
+      "no retained inverter state",
+    );
+  } finally {
+    await serve?.stop();
+    await late?.stop();
+    await sub.stop();
+    await inverter.stop();
+    await mosq.stop();
+    await cfg?.remove();
   }
 });

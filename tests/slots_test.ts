@@ -76,7 +76,7 @@ async function rig() {
   const serve = spawnCli(["-c", cfg.path, "serve"]);
   await serve.waitFor((l) => l.includes("connected to dongle"));
   const sub = mosquittoSub(mosq.port, ["octolux/#"]);
-  await sub.waitFor((l) => l === "octolux/inverter online");
+  await sub.waitFor((l) => l === "octolux/status online");
   // serve reads inputs 1–3 when the link comes up: let those reads pass before counting requests
   await until(() => sim.received.filter((p) => p.fn === FN_READ_INPUT).length >= 3, "the reads on link-up");
   const lxpArgs = [

@@ -19,6 +19,18 @@ function sampleState() {
   return s;
 }
 
+Deno.test("dashboard state reads the link state from the availability document octolux/status", () => {
+  const s = emptyState("octolux");
+  applyMessage(s, "octolux/status", enc("inverter_offline"));
+  assert.deepEqual([s.bridge, s.inverter], ["online", "offline"]);
+  applyMessage(s, "octolux/status", enc("online"));
+  assert.deepEqual([s.bridge, s.inverter], ["online", "online"]);
+  applyMessage(s, "octolux/inverter", enc("")); // clearing an old retained copy
+  assert.equal(s.inverter, "online");
+  applyMessage(s, "octolux/status", enc("offline"));
+  assert.deepEqual([s.bridge, s.inverter], ["offline", "?"]);
+});
+
 Deno.test("dashboard state folds the bridges' topics", () => {
   const s = sampleState();
   assert.equal(s.bridge, "online");

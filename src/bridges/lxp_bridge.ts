@@ -1,7 +1,14 @@
 // LuxPower inverter ⇄ MQTT, topic-compatible with octolux:
 //   every input block seen → <prefix>/inputs/N (JSON), every holding value seen → <prefix>/hold/<reg>,
 //   <prefix>/cmd/<command> → one command at a time → <prefix>/result/<command> OK/FAIL,
-//   <prefix>/status (bridge, retained, last will) and <prefix>/inverter (TCP link, retained).
+//   <prefix>/status: the one availability document (retained, also the MQTT last will):
+//     online            the bridge runs and its TCP link to the dongle is up;
+//     inverter_offline  the bridge runs, the link to the dongle is down;
+//     offline           the bridge stopped, or died (the broker publishes the will).
+//   With several inverters ([lxp.NAME]) the document is a JSON object {"NAME": "online" | "inverter_offline"}
+//   while serve runs (see InverterAvailability), and "offline" when it is gone.
+//   <prefix>/inverter: online/offline on every link change and MQTT connect, NOT retained (a retained copy
+//   would stay "online" after a crash); the retained copy older versions left is cleared on connect.
 // Topic names go through a TopicLayout (src/lxp/topics.ts): octolux, octolux with an inverter name, or
 // lxp-bridge's. Polling (inputs 1–3 on link-up and every read interval, holdings 0–239 on connect) runs
 // through the same one-at-a-time queue as commands and publishes no result.
@@ -60,6 +67,8 @@ export interface LxpBridgeOptions {
   datalog?: string;
   /** Reads of its own, through the command queue (no result messages). */
   poll?: PollOptions;
+  /** Several inverters: report into one shared document instead of publishing <prefix>/status. */
+  availability?: AvailabilitySink;
 }
 
 export interface PollOptions {
@@ -73,6 +82,49 @@ export interface PollOptions {
 }
 
 const decoder = new TextDecoder();
+
+/** Payloads of <prefix>/status. */
+export const STATUS_ONLINE = "online",
+  STATUS_INVERTER_OFFLINE = "inverter_offline",
+  STATUS_OFFLINE = "offline";
+export type AvailabilityState = typeof STATUS_ONLINE | typeof STATUS_INVERTER_OFFLINE | typeof STATUS_OFFLINE;
+
+/** Where a bridge reports its availability when several share one document (default: <prefix>/status). */
+export interface AvailabilitySink {
+  report(state: AvailabilityState): void;
+}
+
+/**
+ * The one availability document of several inverters in one serve, retained on <prefix>/status:
+ * "document": `{"NAME": "online" | "inverter_offline", …}` while serve runs;
+ * "bridge": lxp-bridge's LWT contract, plain "online" while serve runs (link states are not folded in).
+ * Either way "offline" (also the last will) once every bridge stopped.
+ */
+export class InverterAvailability {
+  private readonly states = new Map<string, AvailabilityState>();
+
+  constructor(
+    private readonly mqtt: Pick<MqttLink, "publish">,
+    private readonly topic: string,
+    private readonly form: "document" | "bridge",
+  ) {}
+
+  /** The sink of one inverter. */
+  sink(name: string): AvailabilitySink {
+    return { report: (state) => this.set(name, state) };
+  }
+
+  private set(name: string, state: AvailabilityState) {
+    if (state === STATUS_OFFLINE) this.states.delete(name);
+    else this.states.set(name, state);
+    const doc = this.states.size === 0
+      ? STATUS_OFFLINE
+      : this.form === "bridge"
+      ? STATUS_ONLINE
+      : JSON.stringify(Object.fromEntries(this.states));
+    this.mqtt.publish(this.topic, doc, { retain: true, qos: 1 });
+  }
+}
 
 /** Names of the command topics this bridge understands (`set_hold/<reg>` is a family). */
 export function isKnownCommand(name: string): boolean {
@@ -134,7 +186,7 @@ export class LxpBridge {
     this.unsubscribers.push(inverter.onPacket((p) => this.onPacket(p)));
     this.unsubscribers.push(
       inverter.onLink((up) => {
-        mqtt.publish(this.topic("inverter"), up ? "online" : "offline", { retain: true, qos: 1 });
+        this.publishLink(up);
         if (up) this.pollOnConnect();
       }),
     );
@@ -161,7 +213,7 @@ export class LxpBridge {
     this.announcer?.stop();
     for (const job of this.queue.splice(0)) this.finish(job, false, "bridge stopping");
     await this.idle();
-    this.o.mqtt.publish(this.topic("status"), "offline", { retain: true, qos: 1 });
+    this.reportAvailability(STATUS_OFFLINE);
   }
 
   /** Resolves when no command is queued or running. */
@@ -172,11 +224,21 @@ export class LxpBridge {
 
   private publishAvailability() {
     this.announcer?.announce();
-    this.o.mqtt.publish(this.topic("status"), "online", { retain: true, qos: 1 });
-    this.o.mqtt.publish(this.topic("inverter"), this.o.inverter.connected ? "online" : "offline", {
-      retain: true,
-      qos: 1,
-    });
+    // Clear the retained inverter state an older version may have left behind.
+    this.o.mqtt.publish(this.topic("inverter"), "", { retain: true, qos: 1 });
+    this.publishLink(this.o.inverter.connected);
+  }
+
+  /** The link state: into the retained availability document, and as a live (not retained) event. */
+  private publishLink(up: boolean) {
+    if (this.stopped) return;
+    this.reportAvailability(up ? STATUS_ONLINE : STATUS_INVERTER_OFFLINE);
+    this.o.mqtt.publish(this.topic("inverter"), up ? "online" : "offline", { qos: 1 });
+  }
+
+  private reportAvailability(state: AvailabilityState) {
+    if (this.o.availability) this.o.availability.report(state);
+    else this.o.mqtt.publish(this.topic("status"), state, { retain: true, qos: 1 });
   }
 
   /** Everything the dongle sends — broadcasts, our replies, other clients' replies — is published. */
@@ -362,6 +424,8 @@ export class LxpBridge {
     if (remaining <= 0) throw new Error(`timed out after ${this.o.commandTimeoutMs} ms in the queue`);
     if (!inverter.connected) await inverter.waitConnected(remaining);
     const plan = job.plan;
+    // A write whose echo is lost or garbled is read back until the command's time is up.
+    const verify = { until: job.received + this.o.commandTimeoutMs };
     switch (plan.kind) {
       case "readInput":
         await inverter.readInput(BLOCK_START[plan.block], BLOCK_SIZE);
@@ -370,10 +434,10 @@ export class LxpBridge {
         await inverter.readHold(plan.register, plan.count);
         return;
       case "write":
-        await inverter.writeHold(plan.register, plan.value);
+        await inverter.writeHold(plan.register, plan.value, verify);
         return;
       case "setBit":
-        await inverter.updateBit(plan.register, plan.bit, plan.on);
+        await inverter.updateBit(plan.register, plan.bit, plan.on, verify);
         return;
       case "setClock":
         await inverter.writeMulti(CLOCK_REGISTER, encodeClock(plan.fields ?? localFields(new Date())));

@@ -7,6 +7,12 @@
 // - reads may be retried (`retries` extra attempts after a timeout); writes are sent at most once;
 // - updateBit is one queue job (read 1 → compute → write → verify echo), so no other request of this
 //   client can slip in between the read and the write;
+// - writes can be verified (`verify.until`): when the echo is lost, garbled, or possibly a late echo of an
+//   earlier write, the register is read back (bounded retries until `until`, reconnecting if needed):
+//   holding the written value counts as success ("confirmed by read-back"), anything else fails. Still
+//   never a second write. Read-backs use a read window no overdue request has, so a late reply to an
+//   earlier request cannot pass for the answer;
+// - a frame the dongle cut short is given up after `frameGapMs` without new bytes (FrameSplitter.expire);
 // - when the link drops, the request in flight and every queued request reject promptly with
 //   LxpError "disconnected"; requests made while the link is down reject at once;
 // - nothing throws out of the connect/read loop: errors are logged and counted.
@@ -47,6 +53,13 @@ export interface LxpClientOptions {
   heartbeatEcho?: boolean;
   /** Protocol field of the requests we send (default: frame.ts default). */
   requestProtocol?: number;
+  /** An incomplete frame is dropped when no byte arrived for this long (default 1000). */
+  frameGapMs?: number;
+}
+
+/** Read the register back until `until` (a Date.now() time) when a write's echo does not confirm it. */
+export interface WriteVerify {
+  until: number;
 }
 
 import { LxpError } from "./errors.ts";
@@ -57,7 +70,10 @@ export interface LxpClientStats {
   framesOut: number;
   droppedBytes: number;
   badFrames: number;
+  truncatedFrames: number;
   reconnects: number;
+  /** Writes whose echo did not confirm them, confirmed by reading the register back. */
+  readBackConfirmed: number;
 }
 
 interface Pending {
@@ -78,7 +94,9 @@ export class LxpClient {
     framesOut: 0,
     droppedBytes: 0,
     badFrames: 0,
+    truncatedFrames: 0,
     reconnects: 0,
+    readBackConfirmed: 0,
   };
 
   private readonly opts: Required<Omit<LxpClientOptions, "requestProtocol">> & { requestProtocol?: number };
@@ -113,6 +131,7 @@ export class LxpClient {
       reconnectMinMs: 500,
       reconnectMaxMs: 30_000,
       heartbeatEcho: false,
+      frameGapMs: 1000,
       ...options,
     };
     this.log = logger.child({ component: "lxp", datalog: options.datalog });
@@ -208,18 +227,20 @@ export class LxpClient {
     return this.enqueue(() => this.read(FN_READ_INPUT, register, count));
   }
 
-  writeHold(register: number, value: number): Promise<number> {
-    return this.enqueue(() => this.write(register, value));
+  /** Writes one holding register; with `verify`, an unconfirmed echo is checked by reading it back. */
+  writeHold(register: number, value: number, verify?: WriteVerify): Promise<number> {
+    return this.enqueue(() => this.write(register, value, verify));
   }
 
-  updateBit(register: number, bit: number, on: boolean): Promise<number> {
+  /** Read-modify-write of one bit (one queue job); `verify` as for writeHold. */
+  updateBit(register: number, bit: number, on: boolean, verify?: WriteVerify): Promise<number> {
     return this.enqueue(async () => {
       checkBit(bit);
-      const [old] = await this.read(FN_READ_HOLD, register, 1);
+      const old = await this.readOneFresh(register);
       const mask = 1 << bit;
       const next = on ? (old | mask) & 0xffff : old & ~mask & 0xffff;
       this.log.debug("update bit", { register, bit, on, old, next });
-      return await this.write(register, next);
+      return await this.write(register, next, verify);
     });
   }
 
@@ -329,6 +350,8 @@ export class LxpClient {
           (p) => p.fn & 0x80 ? true : Array.isArray(p.values) && p.values.length >= count,
           fn,
           register,
+          this.opts.requestTimeoutMs,
+          count,
         );
         return reply.values!.slice(0, count);
       } catch (e) {
@@ -341,7 +364,7 @@ export class LxpClient {
     }
   }
 
-  private async write(register: number, value: number): Promise<number> {
+  private async write(register: number, value: number, verify?: WriteVerify): Promise<number> {
     checkRange(register, 1);
     if (!Number.isInteger(value) || value < 0 || value > 0xffff) {
       throw new RangeError(`value ${value} is not an integer 0..65535`);
@@ -353,17 +376,183 @@ export class LxpClient {
       value,
       ...(this.opts.requestProtocol ? { protocol: this.opts.requestProtocol } : {}),
     });
+    // An overdue echo of an earlier write to this register could pass for ours.
+    const untrusted = this.isOverdue(staleKey(FN_WRITE_SINGLE, register));
+    let why: string;
+    let failure: LxpError;
+    try {
+      const reply = await this.exchange(
+        encodePacket(req),
+        (p) => (p.fn & 0x80) !== 0 || p.value !== undefined,
+        FN_WRITE_SINGLE,
+        register,
+      );
+      const echo = reply.value!;
+      if (echo === value && (!untrusted || !verify)) return echo;
+      why = echo === value ? "echo possibly a late one of an earlier write" : `inverter echoed ${echo}`;
+      failure = new LxpError("mismatch", `write hold ${register}: wrote ${value}, ${why}`);
+    } catch (e) {
+      if (!(e instanceof LxpError) || e.kind === "exception") throw e;
+      why = e.kind === "timeout" ? "no echo in time" : `no echo (${e.message})`;
+      failure = e;
+    }
+    if (!verify) throw failure;
+    const read = await this.readBack(register, verify.until);
+    if (read.value === value) {
+      this.stats.readBackConfirmed++;
+      this.log.info("write confirmed by read-back", { register, value, echo: why });
+      return value;
+    }
+    if (read.value === undefined) {
+      throw new LxpError(
+        failure.kind,
+        `${failure.message}; read-back got no answer (${read.error || "no time left"})`,
+      );
+    }
+    throw new LxpError("mismatch", `write hold ${register}: wrote ${value}, ${why}; read back ${read.value}`);
+  }
+
+  /**
+   * Reads one holding register with a request whose reply cannot be confused with a late reply to an
+   * earlier request (a window that no overdue request has). `attempts` tries, as for reads.
+   */
+  private async readOneFresh(register: number): Promise<number> {
+    const attempts = 1 + Math.max(0, this.opts.retries);
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.readFresh(register, this.opts.requestTimeoutMs);
+      } catch (e) {
+        if (e instanceof LxpError && e.kind === "timeout" && attempt < attempts && this.conn) {
+          this.log.warn("no reply, retrying", { fn: FUNCTION_NAMES[FN_READ_HOLD], register, attempt });
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  private async readFresh(register: number, timeoutMs: number): Promise<number> {
+    checkRange(register, 1);
+    let start = -1, count = 0;
+    for (let c = 1; c <= READ_BACK_WINDOWS; c++) {
+      const s = Math.max(0, register - (c - 1));
+      if (!this.isOverdue(staleKey(FN_READ_HOLD, s, c))) {
+        start = s;
+        count = c;
+        break;
+      }
+    }
+    if (start < 0) {
+      throw new LxpError("timeout", `read hold ${register}: every read window has an overdue reply`);
+    }
+    const req = readRequest({
+      datalog: this.opts.datalog,
+      serial: this.opts.serial,
+      fn: FN_READ_HOLD,
+      register: start,
+      count,
+      ...(this.opts.requestProtocol ? { protocol: this.opts.requestProtocol } : {}),
+    });
     const reply = await this.exchange(
       encodePacket(req),
-      (p) => (p.fn & 0x80) !== 0 || p.value !== undefined,
-      FN_WRITE_SINGLE,
-      register,
+      (p) => (p.fn & 0x80) !== 0 || p.values?.length === count,
+      FN_READ_HOLD,
+      start,
+      timeoutMs,
+      count,
     );
-    const echo = reply.value!;
-    if (echo !== value) {
-      throw new LxpError("mismatch", `write hold ${register}: wrote ${value}, inverter echoed ${echo}`);
+    return reply.values![register - start];
+  }
+
+  /** Bounded read-back after an unconfirmed write: retries (reconnecting if needed) until `until`. */
+  private async readBack(register: number, until: number): Promise<{ value?: number; error: string }> {
+    let error = "";
+    for (;;) {
+      const left = until - Date.now();
+      if (left <= 0 || this.stopped) return { error };
+      if (!this.conn) {
+        if (!(await this.waitLink(left))) return { error: error || "link to the dongle down" };
+        continue;
+      }
+      const t0 = Date.now();
+      try {
+        return { value: await this.readFresh(register, Math.min(this.opts.requestTimeoutMs, left)), error };
+      } catch (e) {
+        error = errText(e);
+        if (e instanceof LxpError && e.kind === "exception") return { error };
+        // failed at once (send error, no usable read window): pause instead of spinning
+        if (Date.now() - t0 < 20) await this.pause(Math.min(100, left));
+      }
     }
-    return echo;
+  }
+
+  /** Waits `ms` (less when the client stops). */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const signal = this.abort?.signal;
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** Resolves true once the link is up, false after `ms` or when the client stops. */
+  private waitLink(ms: number): Promise<boolean> {
+    if (this.conn) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const signal = this.abort?.signal;
+      let off = () => {};
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        off();
+        signal?.removeEventListener("abort", onAbort);
+        resolve(v);
+      };
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(!!this.conn), ms);
+      off = this.onLink((up) => {
+        if (up) done(true);
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  // Requests that timed out and whose reply may still arrive ("overdue"), by staleKey, with the time
+  // until which a late reply is still expected. Cleared when the link drops.
+  private overdue = new Map<string, number[]>();
+
+  private isOverdue(key: string): boolean {
+    const list = this.overdue.get(key);
+    if (!list) return false;
+    const now = Date.now();
+    const live = list.filter((t) => t > now);
+    if (live.length) this.overdue.set(key, live);
+    else this.overdue.delete(key);
+    return live.length > 0;
+  }
+
+  private markOverdue(key: string): void {
+    const until = Date.now() + OVERDUE_FACTOR * this.opts.requestTimeoutMs;
+    const list = this.overdue.get(key);
+    if (list) list.push(until);
+    else this.overdue.set(key, [until]);
+  }
+
+  /** A reply nothing was waiting for: if a request of its key is overdue, this was its late reply. */
+  private settleOverdue(p: TranslatedData): void {
+    if (this.overdue.size === 0) return;
+    const fn = p.fn & 0x7f;
+    const key = fn === FN_READ_HOLD || fn === FN_READ_INPUT
+      ? staleKey(fn, p.register, p.values?.length ?? 0)
+      : staleKey(fn, p.register);
+    const list = this.overdue.get(key);
+    if (!list) return;
+    list.shift();
+    if (list.length === 0) this.overdue.delete(key);
   }
 
   /** Sends one request and waits for the matching reply (or rejects: timeout/disconnected/exception). */
@@ -372,13 +561,15 @@ export class LxpClient {
     accept: (p: TranslatedData) => boolean,
     fn: number,
     register: number,
+    timeoutMs = this.opts.requestTimeoutMs,
+    count?: number,
   ): Promise<TranslatedData> {
     const conn = this.conn;
     if (!conn) return Promise.reject(new LxpError("disconnected", this.notConnectedText()));
-    const timeoutMs = this.opts.requestTimeoutMs;
     return new Promise<TranslatedData>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.pending === pending) this.pending = null;
+        if (this.conn === conn) this.markOverdue(staleKey(fn, register, count));
         reject(
           new LxpError(
             "timeout",
@@ -499,7 +690,32 @@ export class LxpClient {
   private async serve(conn: Deno.TcpConn): Promise<void> {
     this.conn = conn;
     const splitter = new FrameSplitter();
-    let dropped = 0, bad = 0;
+    let dropped = 0, bad = 0, truncated = 0;
+    let gapTimer: ReturnType<typeof setTimeout> | undefined;
+    const account = (packets: Packet[]) => {
+      this.stats.droppedBytes += splitter.droppedBytes - dropped;
+      this.stats.badFrames += splitter.badFrames - bad;
+      this.stats.truncatedFrames += splitter.truncatedFrames - truncated;
+      if (splitter.badFrames > bad) {
+        this.log.debug("bad frame(s) received", { total: this.stats.badFrames });
+      }
+      if (splitter.truncatedFrames > truncated) {
+        this.log.debug("truncated frame(s) dropped", { total: this.stats.truncatedFrames });
+      }
+      dropped = splitter.droppedBytes;
+      bad = splitter.badFrames;
+      truncated = splitter.truncatedFrames;
+      for (const p of packets) this.handlePacket(conn, p);
+      clearTimeout(gapTimer);
+      gapTimer = undefined;
+      if (splitter.buffered > 0 && this.conn === conn) {
+        // No new byte for a short gap: the frame at the head was cut short.
+        gapTimer = setTimeout(() => {
+          gapTimer = undefined;
+          if (this.conn === conn) account(splitter.expire());
+        }, this.opts.frameGapMs);
+      }
+    };
     this.emitLink(true);
     this.armWatchdog();
     const buf = new Uint8Array(64 * 1024);
@@ -524,16 +740,11 @@ export class LxpClient {
         } catch (e) {
           this.log.error("frame splitter threw", { error: e });
         }
-        this.stats.droppedBytes += splitter.droppedBytes - dropped;
-        this.stats.badFrames += splitter.badFrames - bad;
-        if (splitter.badFrames > bad) {
-          this.log.debug("bad frame(s) received", { total: this.stats.badFrames });
-        }
-        dropped = splitter.droppedBytes;
-        bad = splitter.badFrames;
-        for (const p of packets) this.handlePacket(conn, p);
+        account(packets);
       }
     } finally {
+      clearTimeout(gapTimer);
+      this.overdue.clear();
       clearTimeout(this.watchdog);
       this.watchdog = undefined;
       if (this.conn === conn) this.conn = null;
@@ -601,7 +812,7 @@ export class LxpClient {
       if (hit && pend) {
         this.pending = null;
         pend.resolve(p);
-      }
+      } else if (p.address !== 0 && p.datalog === this.opts.datalog) this.settleOverdue(p);
     } else if (p.kind === "heartbeat" && this.opts.heartbeatEcho && this.conn === conn) {
       let bytes: Uint8Array;
       try {
@@ -665,6 +876,15 @@ export class LxpClient {
   private wakeSleep(): void {
     this.sleepWake?.();
   }
+}
+
+/** Read-back windows: counts 1…8 ending at the register, so a late reply to one cannot pass for another. */
+const READ_BACK_WINDOWS = 8;
+/** A timed-out request's reply is still expected for this many request timeouts. */
+const OVERDUE_FACTOR = 6;
+
+function staleKey(fn: number, register: number, count?: number): string {
+  return count === undefined ? `${fn}:${register}` : `${fn}:${register}:${count}`;
 }
 
 function checkRange(register: number, count: number): void {

@@ -130,7 +130,7 @@ export function parseBoolean(payload: string): boolean {
   return parseBooleanStrict(payload) === true;
 }
 
-/** A plain decimal integer within [min, max], or undefined. */
+/** A plain decimal integer within [min, max] (ASCII digits, optional surrounding ASCII whitespace), or undefined. */
 export function parseUint(text: string, min: number, max: number): number | undefined {
   const t = trimAscii(text);
   if (!/^[0-9]{1,10}$/.test(t)) return undefined;

@@ -17,6 +17,7 @@ import {
   type DiscoveryMessage,
   type DiscoveryMode,
   discoveryPayloads,
+  type HaAvailability,
   type HaComponent,
   type HaDeviceSpec,
 } from "../mqtt/ha_discovery.ts";
@@ -199,6 +200,25 @@ export function inverterComponents(layout: TopicLayout): HaComponent[] {
 }
 
 /**
+ * One availability document, retained on <prefix>/status (also the last will), so nothing reads as online
+ * while the bridge is gone: with one inverter "online" (bridge running, dongle link up), "inverter_offline"
+ * or "offline"; with several ([lxp.NAME]) a JSON object {"NAME": "online" | "inverter_offline", …} while
+ * the bridge runs, "offline" when it is gone.
+ */
+export function inverterAvailability(layout: TopicLayout, name?: string): HaAvailability {
+  // lxp-bridge topics keep lxp-bridge's plain LWT (online/offline) whatever the number of inverters
+  const template = name && layout.layout === "octolux"
+    ? `{{ 'online' if value_json is defined and value_json is mapping and value_json.get('${name}') == 'online' else 'offline' }}`
+    : "{{ 'online' if value == 'online' else 'offline' }}";
+  return {
+    topic: layout.status,
+    value_template: template,
+    payload_available: "online",
+    payload_not_available: "offline",
+  };
+}
+
+/**
  * The device id of an inverter: "ess2mqtt_<datalog>" (lower case); a named inverter (several in one
  * serve) adds its serial, as a master/slave pair may share a dongle.
  */
@@ -221,7 +241,7 @@ export function inverterDeviceSpec(o: DiscoveryOptions): HaDeviceSpec {
       model: "LXP inverter",
       serial_number: o.serial,
     },
-    availability: [{ topic: layout.status }, { topic: layout.state("inverter") }],
+    availability: [inverterAvailability(layout, o.name)],
     components: inverterComponents(layout),
   };
 }

@@ -91,7 +91,11 @@ export interface WriteParam {
   result?: number;
 }
 export type Packet = Heartbeat | TranslatedData | ReadParam | WriteParam;
-export type DecodeResult = { ok: true; packet: Packet } | { ok: false; error: string };
+/**
+ * `internal` marks the decoder's defensive path (an exception caught inside it, i.e. a bug): a malformed
+ * frame is always reported without it.
+ */
+export type DecodeResult = { ok: true; packet: Packet } | { ok: false; error: string; internal?: true };
 
 // ---------------------------------------------------------------------------------------------------------
 // CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF, no final xor)
@@ -200,7 +204,11 @@ export function decodeFrame(frame: Uint8Array, options?: DecodeOptions): DecodeR
   try {
     return decodeUnchecked(frame, dirCode(options?.direction));
   } catch (e) {
-    return fail(`undecodable frame: ${e instanceof Error ? e.message : String(e)}`);
+    return {
+      ok: false,
+      error: `undecodable frame: ${e instanceof Error ? e.message : String(e)}`,
+      internal: true,
+    };
   }
 }
 
@@ -582,10 +590,22 @@ export function writeSingleRequest(
  * otherwise the prefix is treated as garbage at once instead of waiting for a bogus length.
  * A complete candidate frame that fails to decode counts in badFrames; its bytes are then skipped one
  * prefix at a time, so a valid frame hidden behind a truncated one is still found.
- * droppedBytes counts every byte discarded (garbage and bytes of bad frames).
+ *
+ * Truncated frames (dongles cut replies short): while the frame at the head is still incomplete, a later
+ * A1 1A that starts a complete frame which decodes (CRC included) wins: the truncated head is dropped
+ * (truncatedFrames) and the later frame delivered at once. A frame without a CRC (heartbeat, param) that
+ * has another plausible header inside it is not trusted either: the inner frame wins when it decodes.
+ * A head that never completes is dropped by expire(), which the owner calls when no new byte arrived for
+ * a short gap (the splitter itself keeps no clock).
+ * droppedBytes counts every byte discarded (garbage and bytes of bad or truncated frames).
  */
 export class FrameSplitter {
   droppedBytes = 0;
+  badFrames = 0;
+  /** Incomplete frames given up: overtaken by a complete frame, or dropped by expire(). */
+  truncatedFrames = 0;
+  /** Times push() took its defensive path (an internal error; the buffer was dropped). Should stay 0. */
+  internalErrors = 0;
   readonly #dir: number;
 
   /** `direction` as for decodeFrame (default "auto"). */
@@ -593,7 +613,6 @@ export class FrameSplitter {
     this.#dir = dirCode(options?.direction);
   }
 
-  badFrames = 0;
   #buf: Uint8Array = new Uint8Array(4096);
   #len = 0; // bytes held in #buf (always starting at 0)
 
@@ -613,15 +632,32 @@ export class FrameSplitter {
         return out;
       }
       this.#append(chunk);
-      const used = this.#scan(this.#buf, this.#len, out);
-      if (used > 0) {
-        this.#buf.copyWithin(0, used, this.#len);
-        this.#len -= used;
-      }
+      this.#consume(this.#scan(this.#buf, this.#len, out));
     } catch {
       // Defensive: should be unreachable. Drop everything buffered and carry on.
+      this.internalErrors++;
       this.droppedBytes += this.#len;
       this.#len = 0;
+      this.#headSearched = 0;
+    }
+    return out;
+  }
+
+  /**
+   * Gives up waiting (call it when no new byte arrived for a short gap): an incomplete frame is dropped
+   * (truncatedFrames; its bytes up to the next A1), a complete frame that was held back because another
+   * header might follow inside it is decoded, and the buffer ends up empty. Returns what that yields.
+   */
+  expire(): Packet[] {
+    const out: Packet[] = [];
+    if (this.#len === 0) return out;
+    try {
+      this.#consume(this.#scan(this.#buf, this.#len, out, true));
+    } catch {
+      this.internalErrors++;
+      this.droppedBytes += this.#len;
+      this.#len = 0;
+      this.#headSearched = 0;
     }
     return out;
   }
@@ -629,6 +665,14 @@ export class FrameSplitter {
   /** Forget any buffered partial frame (e.g. after a reconnect). */
   reset(): void {
     this.#len = 0;
+    this.#headSearched = 0;
+  }
+
+  #consume(used: number): void {
+    if (used > 0) {
+      this.#buf.copyWithin(0, used, this.#len);
+      this.#len -= used;
+    }
   }
 
   #store(bytes: Uint8Array): void {
@@ -650,43 +694,137 @@ export class FrameSplitter {
     this.#len = need;
   }
 
+  /**
+   * The frame length a header at b[pos] (b[pos] = A1, b[pos+1] = 1A) announces: the total in bytes, 0 when
+   * more bytes are needed to tell, -1 when the header is not plausible.
+   */
+  #headerTotal(b: Uint8Array, pos: number, end: number): number {
+    if (pos + 8 > end) return 0; // need the length and TCP function
+    const len = b[pos + 4] | (b[pos + 5] << 8);
+    if (len < MIN_FRAME_LENGTH || len > MAX_FRAME_LENGTH || b[pos + 6] !== 0x01) return -1;
+    const tcpFn = b[pos + 7];
+    if (tcpFn === TCP_TRANSLATED) {
+      if (len < 31) return -1;
+      if (pos + 20 <= end && (b[pos + 18] | (b[pos + 19] << 8)) !== len - 14) return -1;
+    } else if (tcpFn === TCP_HEARTBEAT) {
+      if (len !== 13) return -1;
+    } else if (tcpFn === TCP_READ_PARAM || tcpFn === TCP_WRITE_PARAM) {
+      if (len < 14) return -1;
+    } else return -1;
+    return len + 6;
+  }
+
+  /**
+   * Looks in b[from..to) for an A1 1A that starts a complete frame that decodes. Returns its position and
+   * the packet (in #found), or -1. `waiting` is set when a plausible but still incomplete header was seen.
+   */
+  #findInner(b: Uint8Array, from: number, to: number, end: number): number {
+    this.#innerWaiting = false;
+    this.#firstWaiting = to;
+    let q = from;
+    while (q < to) {
+      q = b.indexOf(0xa1, q);
+      if (q < 0 || q >= to) return -1;
+      if (q + 1 >= end) {
+        if (!this.#innerWaiting) this.#firstWaiting = q;
+        this.#innerWaiting = true;
+        return -1;
+      }
+      if (b[q + 1] === 0x1a) {
+        const total = this.#headerTotal(b, q, end);
+        if (total === 0 || (total > 0 && q + total > end)) {
+          if (!this.#innerWaiting) this.#firstWaiting = q;
+          this.#innerWaiting = true;
+        } else if (total > 0) {
+          const r = decodeUnchecked(b.subarray(q, q + total), this.#dir);
+          if (r.ok) {
+            this.#found = r.packet;
+            return q;
+          }
+        }
+      }
+      q++;
+    }
+    return -1;
+  }
+  #found: Packet | null = null;
+  #innerWaiting = false;
+  #firstWaiting = 0;
+  // Bytes of the incomplete frame at the head of #buf already searched by #findInner (nothing to find
+  // before this offset), so a frame arriving in many chunks is not searched again from its start.
+  #headSearched = 0;
+
   /** Parse frames from b[0..end); returns the number of bytes consumed. */
-  #scan(b: Uint8Array, end: number, out: Packet[]): number {
+  #scan(b: Uint8Array, end: number, out: Packet[], final = false): number {
+    const searched = this.#headSearched;
+    this.#headSearched = 0; // only an incomplete head keeps it (set where the scan stops for one)
     let pos = 0;
     while (pos < end) {
       // Find a prefix.
       if (b[pos] !== 0xa1) {
-        let p = pos + 1;
-        while (p < end && b[p] !== 0xa1) p++;
+        let p = b.indexOf(0xa1, pos + 1);
+        if (p < 0 || p > end) p = end;
         this.droppedBytes += p - pos;
         pos = p;
         continue;
       }
-      if (pos + 1 >= end) break; // lone A1 at the end: wait
+      if (pos + 1 >= end) { // lone A1 at the end: wait
+        if (!final) break;
+        this.droppedBytes++;
+        pos++;
+        continue;
+      }
       if (b[pos + 1] !== 0x1a) {
         this.droppedBytes++;
         pos++;
         continue;
       }
-      if (pos + 8 > end) break; // need the length and TCP function
-      const len = b[pos + 4] | (b[pos + 5] << 8);
-      const tcpFn = b[pos + 7];
-      let plausible = len >= MIN_FRAME_LENGTH && len <= MAX_FRAME_LENGTH && b[pos + 6] === 0x01;
-      if (plausible) {
-        if (tcpFn === TCP_HEARTBEAT) plausible = len === 13;
-        else if (tcpFn === TCP_TRANSLATED) {
-          plausible = len >= 31;
-          if (plausible && pos + 20 <= end) plausible = (b[pos + 18] | (b[pos + 19] << 8)) === len - 14;
-        } else if (tcpFn === TCP_READ_PARAM || tcpFn === TCP_WRITE_PARAM) plausible = len >= 14;
-        else plausible = false;
-      }
-      if (!plausible) {
+      const total = this.#headerTotal(b, pos, end);
+      if (total === 0 && !final) break; // header incomplete: wait
+      if (total <= 0) {
         this.droppedBytes++;
         pos++;
         continue;
       }
-      const total = len + 6;
-      if (pos + total > end) break; // incomplete: wait for more
+      if (pos + total > end) {
+        // Incomplete: a complete frame starting later means this one was cut short.
+        // (pos 0 with bytes buffered before: the same head as last time, searched up to #headSearched)
+        const from = pos === 0 && b === this.#buf ? Math.max(1, searched) : pos + 1;
+        const q = this.#findInner(b, from, end, end);
+        if (q < 0) {
+          if (!final) {
+            this.#headSearched = this.#firstWaiting - pos;
+            return pos; // wait for more
+          }
+          // Given up: drop it up to the next A1.
+          let next = b.indexOf(0xa1, pos + 1);
+          if (next < 0 || next > end) next = end;
+          this.truncatedFrames++;
+          this.droppedBytes += next - pos;
+          pos = next;
+          continue;
+        }
+        this.truncatedFrames++;
+        this.droppedBytes += q - pos;
+        out.push(this.#found!);
+        this.#found = null;
+        pos = q + this.#headerTotal(b, q, end);
+        continue;
+      }
+      if (b[pos + 7] !== TCP_TRANSLATED) {
+        // No CRC: a plausible header inside (or right at the end of) it means it is a truncated frame
+        // followed by another one.
+        const q = this.#findInner(b, pos + 1, pos + total, end);
+        if (q >= 0) {
+          this.truncatedFrames++;
+          this.droppedBytes += q - pos;
+          out.push(this.#found!);
+          this.#found = null;
+          pos = q + this.#headerTotal(b, q, end);
+          continue;
+        }
+        if (this.#innerWaiting && !final) break; // the inner frame may still complete: wait
+      }
       const r = decodeUnchecked(b.subarray(pos, pos + total), this.#dir);
       if (r.ok) {
         out.push(r.packet);

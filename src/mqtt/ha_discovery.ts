@@ -29,6 +29,8 @@ export interface HaDevice {
 export interface HaAvailability {
   topic: string;
   value_template?: string;
+  payload_available?: string;
+  payload_not_available?: string;
 }
 
 /** One entity: its key within the device, its platform, and its options (name first). */

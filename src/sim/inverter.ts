@@ -59,6 +59,27 @@ export interface SimFaults {
   corruptEcho?: boolean;
   /** Leave the next N valid requests unanswered (counts down; a lost reply). */
   skipRequests?: number;
+  /** Probability (0..1) per write-single that its echo carries a wrong value (value XOR 1). */
+  corruptEchoProbability?: number;
+  /** Probability (0..1) per write that it is executed but its echo is never sent (a dropped echo). */
+  dropEchoProbability?: number;
+  /**
+   * Probability (0..1) per reply of first sending the first 60 bytes of a 291-byte protocol-5 input frame
+   * (a reply the dongle cut short), then the reply itself.
+   */
+  truncateBeforeReplyProbability?: number;
+}
+
+/** One write request as the simulated inverter saw it (SimulatedInverter.writeLog). */
+export interface SimWrite {
+  /** Position in the log (0, 1, 2 …). */
+  seq: number;
+  register: number;
+  value: number;
+  /** false when it was not executed (exception, dropped request, skipped request). */
+  executed: boolean;
+  /** The register's value after the request. */
+  after: number;
 }
 
 export interface InverterSimOptions {
@@ -140,6 +161,8 @@ export class InverterSimulator {
   };
   /** Every valid request received (for tests: count what was sent). */
   readonly received: TranslatedData[] = [];
+  /** Every write request (0x06, and each register of 0x10) in the order received, executed or not. */
+  readonly writeLog: SimWrite[] = [];
 
   readonly datalog: string;
   readonly serial: string;
@@ -472,12 +495,32 @@ export class InverterSimulator {
     for (const c of this.clients.values()) this.write(c, bytes);
   }
 
-  /** Send a reply to every client, honouring delay and silence. */
+  /** Send a reply to every client, honouring delay, silence and truncation. */
   private reply(bytes: Uint8Array): void {
     if (this.faults.silent) return;
+    const send = () => {
+      if (this.chance(this.faults.truncateBeforeReplyProbability)) {
+        this.sendAll(this.readReply(FN_READ_INPUT, 0, 127, 5).subarray(0, 60));
+      }
+      this.sendAll(bytes);
+    };
     const d = this.faults.delayMs ?? 0;
-    if (d > 0) this.after(d, () => this.sendAll(bytes));
-    else this.sendAll(bytes);
+    if (d > 0) this.after(d, send);
+    else send();
+  }
+
+  private chance(p: number | undefined): boolean {
+    return (p ?? 0) > 0 && this.rand() < p!;
+  }
+
+  private logWrite(register: number, value: number, executed: boolean): void {
+    this.writeLog.push({
+      seq: this.writeLog.length,
+      register,
+      value,
+      executed,
+      after: register < HOLD_COUNT ? this.holdings[register] : 0,
+    });
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -529,9 +572,16 @@ export class InverterSimulator {
     }
     this.stats.requests++;
     this.received.push(p);
+    const notExecuted = () => {
+      if (p.fn === FN_WRITE_SINGLE) this.logWrite(p.register, p.value ?? 0, false);
+      else if (p.fn === FN_WRITE_MULTI) {
+        (p.values ?? []).forEach((v, i) => this.logWrite(p.register + i, v, false));
+      }
+    };
     if ((this.faults.skipRequests ?? 0) > 0) {
       this.faults.skipRequests!--;
       this.log.info("fault: leaving a request unanswered", { fn: p.fn, register: p.register });
+      notExecuted();
       return;
     }
     const dp = this.faults.dropProbability ?? 0;
@@ -539,6 +589,7 @@ export class InverterSimulator {
       this.log.info("fault: dropping connection on request", { client: c.id });
       this.stats.drops++;
       this.closeClient(c);
+      notExecuted();
       return;
     }
     const replayed = this.answer?.(p);
@@ -548,7 +599,8 @@ export class InverterSimulator {
       return;
     }
     const proto = this.firmware === "new" ? 5 : 2;
-    const exc = (code: number) =>
+    const exc = (code: number) => {
+      notExecuted();
       this.reply(encodePacket({
         kind: "translated",
         protocol: proto,
@@ -559,6 +611,7 @@ export class InverterSimulator {
         register: p.register,
         exceptionCode: code,
       }));
+    };
     const touches = (start: number, count: number) =>
       (this.faults.exceptionRegisters ?? []).some((r) => r >= start && r < start + count);
     const faultCode = this.faults.exceptionCode ?? 0x04;
@@ -580,6 +633,12 @@ export class InverterSimulator {
         if (p.register >= HOLD_COUNT) return exc(0x02);
         if (touches(p.register, 1)) return exc(faultCode);
         this.writeHolding(p.register, p.value ?? 0);
+        this.logWrite(p.register, p.value ?? 0, true);
+        if (this.chance(this.faults.dropEchoProbability)) {
+          this.log.info("fault: write executed, echo dropped", { register: p.register });
+          return;
+        }
+        const corrupt = this.faults.corruptEcho || this.chance(this.faults.corruptEchoProbability);
         this.reply(encodePacket({
           kind: "translated",
           protocol: proto,
@@ -588,7 +647,7 @@ export class InverterSimulator {
           fn: FN_WRITE_SINGLE,
           serial: this.serial,
           register: p.register,
-          value: this.faults.corruptEcho ? this.holdings[p.register] ^ 1 : this.holdings[p.register],
+          value: corrupt ? this.holdings[p.register] ^ 1 : this.holdings[p.register],
         }));
         return;
       }
@@ -598,7 +657,11 @@ export class InverterSimulator {
         if (values.length === 0 || values.length > 127) return exc(0x03);
         if (p.register + values.length > HOLD_COUNT) return exc(0x02);
         if (touches(p.register, values.length)) return exc(faultCode);
-        values.forEach((v, i) => this.writeHolding(p.register + i, v));
+        values.forEach((v, i) => {
+          this.writeHolding(p.register + i, v);
+          this.logWrite(p.register + i, v, true);
+        });
+        if (this.chance(this.faults.dropEchoProbability)) return;
         this.reply(encodePacket({
           kind: "translated",
           protocol: proto,

@@ -64,8 +64,13 @@ export function applyMessage(
     } else if (rest.startsWith("result/")) {
       state.results.unshift({ command: rest.slice(7), result: text, at: now });
       state.results.length = Math.min(state.results.length, 20);
-    } else if (rest === "status") state.bridge = text;
-    else if (rest === "inverter") state.inverter = text;
+    } else if (rest === "status") {
+      // The availability document: online | inverter_offline | offline (README "Availability").
+      state.bridge = text === "inverter_offline" ? "online" : text;
+      if (text === "online") state.inverter = "online";
+      else if (text === "inverter_offline") state.inverter = "offline";
+      else if (text === "offline") state.inverter = "?";
+    } else if (rest === "inverter" && text !== "") state.inverter = text;
     return state;
   }
   if (topic.startsWith("N/")) {

@@ -128,7 +128,12 @@ export function venusDeviceId(portal: string): string {
 }
 
 export function venusDeviceSpec(o: VenusDiscoveryOptions): HaDeviceSpec {
-  const status = { topic: `${o.prefix}/status` };
+  // The bridge process is up unless <prefix>/status says "offline" (it may also say "inverter_offline" or
+  // carry several inverters' JSON document: the LuxPower side's concern, not the Venus items').
+  const status = {
+    topic: `${o.prefix}/status`,
+    value_template: "{{ 'offline' if value == 'offline' else 'online' }}",
+  };
   const components: HaComponent[] = o.paths.map((item) => {
     const topic = `N/${o.portal}/${item}`;
     const u = unitInfo(item, o.texts?.[item]);

@@ -44,7 +44,7 @@ export async function runLxpBridgeBench(broker: "embedded" | "mosquitto", comman
     let waiting: ((t: number) => void) | undefined;
     link.subscribe("octolux/result/discharge_pct", () => waiting?.(performance.now()));
     const online = new Promise<void>((r) =>
-      link.subscribe("octolux/inverter", (m) => {
+      link.subscribe("octolux/status", (m) => {
         if (new TextDecoder().decode(m.payload) === "online") r();
       })
     );

@@ -1,6 +1,7 @@
 // `deno task bench`: runs every benchmark and prints its figures (one JSON line each; run alone, each
 // script prints a table). Speed and memory targets live here, never in tests.
-// Pass names to run a subset: deno task bench codec read_hold lxp_bridge venus floor
+// Pass names to run a subset: deno task bench codec read_hold lxp_bridge venus floor chaos
+// (chaos: the chaos soak, 10,000 commands or 10 minutes; CHAOS_COMMANDS / CHAOS_MINUTES override)
 
 import { runCodecBench } from "./lxp_codec_bench.ts";
 import { runReadHoldBench } from "./read_hold_bench.ts";
@@ -18,6 +19,16 @@ const benches: Record<string, Bench> = {
   venus: async () => {
     const { runVenusBench } = await import("./venus_bench.ts");
     return { ...(await runVenusBench()) };
+  },
+  chaos: async () => {
+    const { runChaosSoak } = await import("./chaos_soak.ts");
+    const { false_ok_examples, ...figures } = await runChaosSoak({
+      commands: Number(Deno.env.get("CHAOS_COMMANDS") ?? 10000),
+      maxSeconds: Number(Deno.env.get("CHAOS_MINUTES") ?? 10) * 60,
+      rate: 30,
+      brokerRestartEveryS: 60,
+    });
+    return { ...figures, ...(false_ok_examples.length ? { false_ok_examples } : {}) };
   },
   floor: async () => {
     const { runWakeupFloorBench } = await import("./wakeup_floor_bench.ts");
