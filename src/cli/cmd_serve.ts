@@ -2,7 +2,7 @@ import { Option } from "@commander-js/extra-typings";
 import type { CliContext, ProgramWithGlobals } from "./main.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { CliError, ExitCode } from "./errors.ts";
+import type { StartedEmbeddedBroker } from "../mqtt/broker.ts";
 
 export interface Running {
   /** The broker URL the bridges publish to. */
@@ -27,25 +27,26 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
   };
   try {
     let uri = config.mqtt.uri;
+    let local: StartedEmbeddedBroker | undefined;
     if (!uri) {
-      const { EmbeddedBroker, parseListen } = await import("../mqtt/broker.ts");
-      const listen = parseListen(config.mqtt.listen);
-      if (typeof listen === "string") throw new CliError(ExitCode.config, `[mqtt] listen: ${listen}`);
-      const broker = new EmbeddedBroker(listen, logger.child({ component: "broker" }));
-      uri = (await broker.start()).url;
-      stops.push(() => broker.stop());
+      const { startEmbeddedBroker } = await import("../mqtt/broker.ts");
+      local = await startEmbeddedBroker(config.mqtt, logger.child({ component: "broker" }));
+      uri = local.url;
+      stops.push(local.stop);
     }
     const prefix = config.mqtt.prefix;
     const { MqttLink } = await import("../mqtt/client.ts");
+    const clientId = config.mqtt.client_id || `ess2mqtt_${crypto.randomUUID().slice(0, 8)}`;
+    local?.broker.retainAsPublished(clientId); // a retained command delivered live keeps its flag
     const mqtt = new MqttLink({
       uri,
-      clientId: config.mqtt.client_id || undefined,
-      username: config.mqtt.username || undefined,
-      password: config.mqtt.password || undefined,
+      clientId,
+      username: local ? local.username : config.mqtt.username || undefined,
+      password: local ? local.password : config.mqtt.password || undefined,
       ca: config.mqtt.ca || undefined,
       cert: config.mqtt.cert || undefined,
       key: config.mqtt.key || undefined,
-      rejectUnauthorized: config.mqtt.reject_unauthorized,
+      rejectUnauthorized: local ? local.rejectUnauthorized : config.mqtt.reject_unauthorized,
       will: { topic: `${prefix}/status`, payload: "offline", retain: true, qos: 1 },
     }, logger.child({ component: "mqtt" }));
     stops.push(() => mqtt.stop());

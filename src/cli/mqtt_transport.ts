@@ -5,6 +5,7 @@ import type { RegisterTransport, TransportRequest } from "./cmd_lxp.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import { MqttLink, type MqttMessage } from "../mqtt/client.ts";
 import { redactUri } from "../mqtt/topic.ts";
+import { embeddedClientOptions } from "../mqtt/broker.ts";
 
 const BIT_COMMANDS: Record<number, string> = {
   7: "ac_charge",
@@ -32,18 +33,18 @@ export class MqttRegisterTransport implements RegisterTransport {
   static async open(req: TransportRequest): Promise<MqttRegisterTransport> {
     const config = await req.ctx.loadConfig();
     const m = config.mqtt;
-    const uri = m.uri ||
-      `mqtt://${m.listen.includes(":") ? m.listen.replace(/^:/, "127.0.0.1:") : `127.0.0.1:${m.listen}`}`;
+    const local = m.uri ? undefined : embeddedClientOptions(m); // serve's embedded broker
+    const uri = m.uri || local!.uri;
     const timeoutMs = req.timeoutMs ?? ((config.lxp?.command_timeout ?? 10) * 1000 + 2000);
     const link = new MqttLink({
       uri,
-      username: m.username || undefined,
-      password: m.password || undefined,
+      username: local ? local.username : m.username || undefined,
+      password: local ? local.password : m.password || undefined,
       clientId: m.client_id ? `${m.client_id}_cli` : undefined,
       ca: m.ca || undefined,
       cert: m.cert || undefined,
       key: m.key || undefined,
-      rejectUnauthorized: m.reject_unauthorized,
+      rejectUnauthorized: local ? local.rejectUnauthorized : m.reject_unauthorized,
       connectTimeoutMs: Math.min(timeoutMs, 5000),
       reconnectPeriodMs: 0,
     }, req.logger);

@@ -4,6 +4,7 @@ import { render } from "ink";
 import type { CliContext } from "../cli/main.ts";
 import { TuiError } from "./errors.ts";
 import { MqttLink } from "../mqtt/client.ts";
+import { embeddedClientOptions } from "../mqtt/broker.ts";
 import { loggerFor, LogSink } from "../log.ts";
 import { applyMessage, emptyState } from "./state.ts";
 import { Dashboard } from "./app.tsx";
@@ -17,15 +18,16 @@ export async function runTui(ctx: CliContext): Promise<void> {
   // The log goes to the dashboard's log pane, not over the screen.
   const sink = new LogSink({ level: "info", json: false, colour: false, write: () => {}, ringSize: 200 });
   const logger = loggerFor(sink, { component: "tui" });
-  const uri = m.uri || `mqtt://${m.listen.startsWith(":") ? "127.0.0.1" + m.listen : m.listen}`;
+  const local = m.uri ? undefined : embeddedClientOptions(m); // serve's embedded broker
+  const uri = m.uri || local!.uri;
   const link = new MqttLink({
     uri,
-    username: m.username || undefined,
-    password: m.password || undefined,
+    username: local ? local.username : m.username || undefined,
+    password: local ? local.password : m.password || undefined,
     ca: m.ca || undefined,
     cert: m.cert || undefined,
     key: m.key || undefined,
-    rejectUnauthorized: m.reject_unauthorized,
+    rejectUnauthorized: local ? local.rejectUnauthorized : m.reject_unauthorized,
   }, logger);
   const state = emptyState(m.prefix);
   link.subscribe(`${m.prefix}/#`, (msg) => applyMessage(state, msg.topic, msg.payload));

@@ -17,7 +17,10 @@ const benches: Record<string, Bench> = {
   }),
   venus: async () => {
     const { runVenusBench } = await import("./venus_bench.ts");
-    return { ...(await runVenusBench()) };
+    return {
+      mosquitto: await runVenusBench({ broker: "mosquitto" }),
+      embedded: await runVenusBench({ broker: "embedded" }),
+    };
   },
   floor: async () => {
     const { runWakeupFloorBench } = await import("./wakeup_floor_bench.ts");

@@ -1,0 +1,243 @@
+// The embedded broker (aedes): a 10,090-topic burst reaches every connected subscriber completely and in
+// order; a retained command delivered live is refused by serve's bridges (LuxPower and Venus) as with
+// mosquitto's retain-as-published; listen credentials, TLS, and serve's refusal to run an anonymous broker
+// beyond loopback. Drives the real CLI where the issue names it (serve, read-hold --via mqtt).
+
+import assert from "node:assert/strict";
+import { EmbeddedBroker } from "../src/mqtt/broker.ts";
+import { MqttLink, type MqttMessage } from "../src/mqtt/client.ts";
+import { silentLogger } from "../src/log.ts";
+import { VenusSim } from "../src/sim/venus.ts";
+import { variantToJson } from "../src/venus/topics.ts";
+import { freePort, mosquittoPub, mosquittoSub } from "./helpers/mosquitto.ts";
+import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
+import { startTestSimulator } from "./helpers/inverter_sim.ts";
+import { runCli, spawnCli, writeConfig } from "./helpers/cli.ts";
+import { until } from "./helpers/wait.ts";
+
+const BURST = 10_090; // sim venus --scale 50: 10,000 load paths + the base system
+
+async function sh(cmd: string, args: string[], cwd: string) {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+const link = (uri: string, o: Partial<ConstructorParameters<typeof MqttLink>[0]> = {}) =>
+  new MqttLink({ uri, connectTimeoutMs: 3000, reconnectPeriodMs: 0, ...o }, silentLogger);
+
+Deno.test("embedded broker: a 10,090-topic burst reaches every connected subscriber, complete and in order", async () => {
+  const broker = new EmbeddedBroker({ host: "127.0.0.1", port: 0 }, silentLogger);
+  const { url, port } = await broker.start();
+  const pub = link(url, { clientId: "burst_pub" });
+  const sub = link(url, { clientId: "burst_sub" });
+  const cli = mosquittoSub(port, ["N/#"]);
+  try {
+    await pub.start();
+    await sub.start();
+    const got: MqttMessage[] = [];
+    await sub.subscribeAsync("N/#", (m) => got.push(m));
+    // mosquitto_sub is subscribed once it sees a message published after it connected
+    await until(async () => {
+      await pub.publishAsync("N/hello", "1", { qos: 0 });
+      return cli.lines.includes("N/hello 1");
+    }, "mosquitto_sub subscribed");
+    // Retained notifications as the Venus bridge sends them after a keep-alive, with non-retained
+    // messages in between (what overtook the retained ones and made aedes drop them), then a fence.
+    const expected: string[] = [];
+    for (let i = 0; i < BURST; i++) {
+      const topic = `N/p/load/${i}/P`;
+      pub.publishFast(topic, `{"value": ${i}}`, true);
+      expected.push(`${topic} {"value": ${i}}`);
+      if (i % 1000 === 999) {
+        pub.publishFast(`N/p/marker/${i}`, "m", false);
+        expected.push(`N/p/marker/${i} m`);
+      }
+    }
+    pub.publishFast("N/p/fence", "done", false);
+    expected.push("N/p/fence done");
+    const dec = new TextDecoder();
+    await until(
+      () => got.some((m) => m.topic === "N/p/fence"),
+      "the fence at the MqttLink subscriber",
+      30000,
+    );
+    await cli.waitFor((l) => l === "N/p/fence done", 30000);
+    const all = got.map((m) => `${m.topic} ${dec.decode(m.payload)}`);
+    const seen = all.slice(all.indexOf(expected[0])); // after the last N/hello
+    assert.equal(seen.length, expected.length, "every message reached the MqttLink subscriber");
+    assert.deepEqual(seen, expected, "in the order they were published");
+    const cliSeen = cli.lines.slice(cli.lines.indexOf(expected[0]));
+    assert.deepEqual(cliSeen, expected, "every message reached mosquitto_sub, in order");
+  } finally {
+    await cli.stop();
+    await sub.stop();
+    await pub.stop();
+    await broker.stop();
+  }
+});
+
+Deno.test("embedded broker: credentials and TLS (listen_cert/listen_key)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ess2mqtt-broker-" });
+  try {
+    await sh("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      "server.key",
+      "-out",
+      "server.crt",
+    ], dir);
+    const broker = new EmbeddedBroker({ host: "127.0.0.1", port: 0 }, silentLogger, {
+      username: "bridge",
+      password: "se#cr;t",
+      tls: { cert: await Deno.readFile(`${dir}/server.crt`), key: await Deno.readFile(`${dir}/server.key`) },
+    });
+    const { url, port } = await broker.start();
+    try {
+      assert.equal(url, `mqtts://127.0.0.1:${port}`);
+      const ok = link(url, { ca: `${dir}/server.crt`, username: "bridge", password: "se#cr;t" });
+      await ok.start();
+      assert.equal(ok.connected, true);
+      await ok.stop();
+      const refused = async (o: Partial<ConstructorParameters<typeof MqttLink>[0]>, why: RegExp) => {
+        const l = link(url, { ca: `${dir}/server.crt`, ...o });
+        await assert.rejects(l.start(), why);
+        await l.stop();
+      };
+      await refused({}, /refused the connection/);
+      await refused({ username: "bridge", password: "wrong" }, /refused the connection/);
+      await refused({ username: "other", password: "se#cr;t" }, /refused the connection/);
+      assert.equal(broker.stats.refused, 3);
+      // plain MQTT on the TLS listener gets nowhere
+      const plain = link(`mqtt://127.0.0.1:${port}`, {
+        username: "bridge",
+        password: "se#cr;t",
+        connectTimeoutMs: 500,
+      });
+      await assert.rejects(plain.start());
+      await plain.stop();
+    } finally {
+      await broker.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve with the embedded broker: credentials required, live retained commands refused, --via mqtt uses the credentials", async () => {
+  const bus = await startDbusDaemon();
+  const venus = new VenusSim({ address: bus.address, logger: silentLogger, tickMs: 0 });
+  const { sim, port: simPort } = await startTestSimulator();
+  const port = freePort();
+  const auth = ["-u", "bridge", "-P", "pw#1;x"];
+  let cfg: Awaited<ReturnType<typeof writeConfig>> | undefined;
+  let serve: ReturnType<typeof spawnCli> | undefined;
+  let sub: ReturnType<typeof mosquittoSub> | undefined;
+  try {
+    await venus.start();
+    const portal = venus.portalId;
+    const dir = await Deno.makeTempDir({ prefix: "ess2mqtt-pw-" });
+    await Deno.writeTextFile(`${dir}/pw`, "pw#1;x\n");
+    cfg = await writeConfig(
+      `[mqtt]\nlisten = 127.0.0.1:${port}\nlisten_username = bridge\nlisten_password_file = ${dir}/pw\n` +
+        `[lxp]\nhost = 127.0.0.1\nport = ${simPort}\nserial = ${sim.serial}\ndatalog = ${sim.datalog}\n` +
+        `[dbus]\naddress = "${bus.address}"\nkeepalive = 60\n`,
+    );
+    serve = spawnCli(["-c", cfg.path, "serve"]);
+    await serve.waitFor((l) => l.includes("Venus bridge running"));
+    await serve.waitFor((l) => l.includes("serving"));
+    await Deno.remove(dir, { recursive: true });
+
+    // anonymous and wrong-password clients are refused
+    await assert.rejects(mosquittoPub(port, "octolux/cmd/discharge_pct", "10"), /not author/i);
+    await assert.rejects(
+      mosquittoPub(port, "octolux/cmd/discharge_pct", "10", ["-u", "bridge", "-P", "nope"]),
+      /not author|bad user/i,
+    );
+    sub = mosquittoSub(port, ["octolux/#", `N/${portal}/#`], auth);
+    await sub.waitFor((l) => l === "octolux/inverter online");
+
+    // LuxPower: a retained discharge_pct published live writes nothing, logs the warning; the fence is a
+    // plain read_hold after it, answered in order by the same bridge
+    const before = sim.holdings[65];
+    assert.notEqual(before, 7);
+    await mosquittoPub(port, "octolux/cmd/discharge_pct", "7", ["-r", ...auth]);
+    await mosquittoPub(port, "octolux/cmd/read_hold", "65", auth);
+    await sub.waitFor((l) => l === "octolux/result/read_hold OK");
+    assert.equal(sim.holdings[65], before, "the retained command wrote nothing");
+    assert.ok(!sub.lines.includes("octolux/result/discharge_pct OK"));
+    await serve.waitFor((l) => l.includes("ignoring retained command") && l.includes("discharge_pct"));
+    await mosquittoPub(port, "octolux/cmd/discharge_pct", "", ["-r", ...auth]); // clear it
+
+    // Venus: a retained W/ write published live is not executed; a plain one after it is
+    const setpoint = "/Hub4/L1/AcPowerSetpoint";
+    const item = () => variantToJson(venus.service("vebus").items.get(setpoint)!.value);
+    await mosquittoPub(port, `R/${portal}/keepalive`, "", auth);
+    await sub.waitFor((l) => l.startsWith(`N/${portal}/vebus/257/Hub4/L1/AcPowerSetpoint `));
+    await mosquittoPub(port, `W/${portal}/vebus/257${setpoint}`, '{"value": -123}', ["-r", ...auth]);
+    await mosquittoPub(port, `W/${portal}/vebus/257${setpoint}`, '{"value": -77}', auth);
+    await sub.waitFor((l) => l === `N/${portal}/vebus/257${setpoint} {"value": -77}`);
+    assert.ok(!sub.lines.includes(`N/${portal}/vebus/257${setpoint} {"value": -123}`));
+    assert.equal(item(), -77);
+    await serve.waitFor((l) => l.includes("retained write request NOT executed"));
+    await mosquittoPub(port, `W/${portal}/vebus/257${setpoint}`, "", ["-r", ...auth]);
+
+    // the one-shot CLI reaches the bridge through the embedded broker with the listen credentials
+    const env = { ESS2MQTT_MQTT_LISTEN_PASSWORD: "pw#1;x" };
+    const cliCfg = await writeConfig(`[mqtt]\nlisten = 127.0.0.1:${port}\nlisten_username = bridge\n`);
+    try {
+      const r = await runCli(["-c", cliCfg.path, "read-hold", "65", "--via", "mqtt", "--json"], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout).values, [before]);
+      const anon = await runCli(["-c", cliCfg.path, "read-hold", "65", "--via", "mqtt"], {
+        env: { ESS2MQTT_MQTT_LISTEN_PASSWORD: "wrong" },
+      });
+      assert.equal(anon.code, 5, anon.stderr);
+    } finally {
+      await cliCfg.remove();
+    }
+
+    assert.equal(await serve.stop("SIGTERM"), 0);
+    serve = undefined;
+  } finally {
+    await serve?.stop();
+    await sub?.stop();
+    await sim.stop();
+    await venus.stop();
+    await bus.stop();
+    await cfg?.remove();
+  }
+});
+
+Deno.test("serve refuses an anonymous embedded broker beyond loopback (exit 3, naming the keys)", async () => {
+  const open = await writeConfig("[mqtt]\nlisten = 0.0.0.0:0\n");
+  const allowed = await writeConfig("[mqtt]\nlisten = 0.0.0.0:0\nallow_anonymous = true\n");
+  const halfTls = await writeConfig("[mqtt]\nlisten = 127.0.0.1:0\nlisten_cert = /nonexistent.pem\n");
+  try {
+    const r = await runCli(["-c", open.path, "serve"]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /listen = 0\.0\.0\.0:0/);
+    assert.match(r.stderr, /listen_username/);
+    assert.match(r.stderr, /allow_anonymous = true/);
+    const t = await runCli(["-c", halfTls.path, "serve"]);
+    assert.equal(t.code, 3, t.stderr);
+    assert.match(t.stderr, /\[mqtt\] listen_key: required with listen_cert/);
+    // with allow_anonymous = true it serves
+    const serve = spawnCli(["-c", allowed.path, "serve"]);
+    await serve.waitFor((l) => l.includes("serving"));
+    assert.equal(await serve.stop("SIGTERM"), 0);
+  } finally {
+    await open.remove();
+    await allowed.remove();
+    await halfTls.remove();
+  }
+});
