@@ -4,7 +4,7 @@
 // beyond loopback. Drives the real CLI where the issue names it (serve, read-hold --via mqtt).
 
 import assert from "node:assert/strict";
-import { EmbeddedBroker } from "../src/mqtt/broker.ts";
+import { deliverInOrder, EmbeddedBroker } from "../src/mqtt/broker.ts";
 import { MqttLink, type MqttMessage } from "../src/mqtt/client.ts";
 import { silentLogger } from "../src/log.ts";
 import { VenusSim } from "../src/sim/venus.ts";
@@ -239,5 +239,81 @@ Deno.test("serve refuses an anonymous embedded broker beyond loopback (exit 3, n
     await open.remove();
     await allowed.remove();
     await halfTls.remove();
+  }
+});
+
+Deno.test("deliverInOrder: publishes reach the emitter in publish order; a stuck one stops holding the rest", async () => {
+  // A stand-in for aedes's publish: numbers the packet, then emits it at once (non-retained), after the
+  // "store" (retained: two microtasks), or never (stuck).
+  type P = { topic: string; retain: boolean; stuck?: boolean };
+  const emitted: string[] = [];
+  const fake = {
+    counter: 0,
+    mq: {
+      emit(m: { topic: string; brokerCounter: number; retain: boolean }, cb?: () => void) {
+        emitted.push(m.topic);
+        cb?.();
+      },
+    },
+    publish(packet: unknown, _client?: unknown, done?: (err?: Error | null) => void) {
+      const p = packet as P;
+      const m = { topic: p.topic, retain: p.retain, brokerCounter: ++fake.counter };
+      if (p.stuck) return;
+      const go = () => fake.mq.emit(m, () => done?.());
+      if (p.retain) Promise.resolve().then(() => Promise.resolve()).then(go);
+      else go();
+    },
+  };
+  const stuck: number[] = [];
+  const ordering = deliverInOrder(fake, {
+    onEmit: () => {},
+    onDelivered: () => {},
+    onStuck: (c) => stuck.push(c),
+  }, 50);
+  try {
+    const topics = ["r1", "n1", "r2", "r3", "n2"];
+    for (const t of topics) fake.publish({ topic: t, retain: t.startsWith("r") });
+    await until(() => emitted.length === topics.length, "every publish emitted");
+    assert.deepEqual(emitted, topics, "non-retained ones did not overtake retained ones");
+    emitted.length = 0;
+    fake.publish({ topic: "s", retain: true, stuck: true });
+    fake.publish({ topic: "after", retain: false });
+    assert.deepEqual(emitted, [], "held behind the unfinished publish");
+    await until(() => emitted.length === 1, "the held publish released after the hold limit");
+    assert.deepEqual(emitted, ["after"]);
+    assert.deepEqual(stuck, [6]);
+    assert.equal(ordering.pending(), 0);
+  } finally {
+    ordering.stop();
+  }
+});
+
+Deno.test("demo with ESS2MQTT_MQTT_LISTEN_USERNAME/_PASSWORD: its broker wants them and its hints use them", async () => {
+  const demo = spawnCli(["demo", "--port", "0", "--no-venus"], {
+    env: { ESS2MQTT_MQTT_LISTEN_USERNAME: "demo", ESS2MQTT_MQTT_LISTEN_PASSWORD: "d#mo" },
+  });
+  try {
+    await demo.waitFor((l) => l === "Ctrl+C stops the demo.", 30000);
+    const port = Number(
+      /embedded MQTT broker at mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(demo.lines.join("\n"))![1],
+    );
+    const hint = demo.lines.find((l) => l.includes("mosquitto_pub") && l.includes("discharge_pct"))!;
+    assert.equal(
+      hint.trim(),
+      `mosquitto_pub -h 127.0.0.1 -p ${port} -u demo -P "$ESS2MQTT_MQTT_LISTEN_PASSWORD" -t octolux/cmd/discharge_pct -m 50`,
+    );
+    assert.ok(demo.lines.some((l) => l.includes("username = demo") && l.includes("ESS2MQTT_MQTT_PASSWORD=")));
+    await assert.rejects(mosquittoPub(port, "octolux/cmd/discharge_pct", "50"), /not author/i);
+    const sub = mosquittoSub(port, ["octolux/result/#"], ["-u", "demo", "-P", "d#mo"]);
+    try {
+      await until(async () => {
+        await mosquittoPub(port, "octolux/cmd/discharge_pct", "50", ["-u", "demo", "-P", "d#mo"]);
+        return sub.lines.includes("octolux/result/discharge_pct OK");
+      }, "the demo's bridge answering through the authenticated broker");
+    } finally {
+      await sub.stop();
+    }
+  } finally {
+    assert.equal(await demo.stop("SIGTERM"), 0);
   }
 });

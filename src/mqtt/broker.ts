@@ -157,28 +157,37 @@ function sameSecret(given: Uint8Array | undefined, want: string): boolean {
 }
 
 // aedes internals the wrapper touches (all documented options or public instance members).
-interface AedesPacket {
+export interface AedesPacket {
   brokerCounter: number;
   retain: boolean;
   topic: string;
 }
 type Done = (err?: Error | null) => void;
-interface AedesInternals {
+export interface AedesInternals {
   counter: number;
   mq: { emit(message: AedesPacket, cb?: Done): unknown };
   publish(packet: unknown, client?: unknown, done?: Done): void;
 }
 
+/** How long a publish may hold back the ones after it before they go without it (see deliverInOrder). */
+const HOLD_LIMIT_MS = 2000;
+
 /**
  * Hands every publish to aedes's emitter in the order it entered broker.publish (its brokerCounter order),
  * holding back one whose predecessors still wait on the retained store. `onEmit` sees each message as
- * published (retain flag included) just before delivery; `onDelivered` when every subscriber had it.
+ * published (retain flag included) just before delivery; `onDelivered` when every subscriber had it. A
+ * publish that neither reaches the emitter nor fails within HOLD_LIMIT_MS (aedes swallows some persistence
+ * errors) stops holding the others back: `onStuck` is told, and it goes unordered if it ever comes.
  */
-function deliverInOrder(
+export function deliverInOrder(
   broker: AedesInternals,
-  onEmit: (m: AedesPacket) => void,
-  onDelivered: (m: AedesPacket) => void,
-): void {
+  hooks: {
+    onEmit: (m: AedesPacket) => void;
+    onDelivered: (m: AedesPacket) => void;
+    onStuck: (counter: number) => void;
+  },
+  holdLimitMs = HOLD_LIMIT_MS,
+): { pending(): number; stop(): void } {
   interface Entry {
     counter: number;
     release?: () => void;
@@ -186,21 +195,36 @@ function deliverInOrder(
   }
   const pending: Entry[] = [];
   const byCounter = new Map<number, Entry>();
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
   const drain = () => {
     while (pending.length) {
       const head = pending[0];
-      if (!head.release && !head.failed) return;
+      if (!head.release && !head.failed) break;
       pending.shift();
       if (byCounter.get(head.counter) === head) byCounter.delete(head.counter);
       head.release?.();
+    }
+    // Something is held behind an unfinished head: make sure it can't wait forever.
+    if (pending.length > 1 && !watchdog && !stopped) {
+      const head = pending[0];
+      watchdog = setTimeout(() => {
+        watchdog = undefined;
+        if (pending[0] === head && !head.release) {
+          head.failed = true;
+          hooks.onStuck(head.counter);
+        }
+        drain();
+      }, holdLimitMs);
+      Deno.unrefTimer(watchdog);
     }
   };
   const mq = broker.mq;
   const emit = mq.emit.bind(mq);
   const release = (message: AedesPacket, cb?: Done) => {
-    onEmit(message);
+    hooks.onEmit(message);
     emit(message, (err) => {
-      onDelivered(message);
+      hooks.onDelivered(message);
       cb?.(err);
     });
   };
@@ -232,6 +256,13 @@ function deliverInOrder(
       done?.(err);
     });
   };
+  return {
+    pending: () => pending.length,
+    stop: () => {
+      stopped = true;
+      clearTimeout(watchdog);
+    },
+  };
 }
 
 export class EmbeddedBroker {
@@ -241,7 +272,8 @@ export class EmbeddedBroker {
   /** brokerCounters of retained publishes being delivered. */
   private retainedInFlight = new Set<number>();
   port = 0;
-  readonly stats = { refused: 0 };
+  readonly stats = { refused: 0, stuck: 0 };
+  private ordering?: { pending(): number; stop(): void };
 
   constructor(
     private listen: ListenAddress,
@@ -290,15 +322,20 @@ export class EmbeddedBroker {
       },
     });
     this.broker = broker;
-    deliverInOrder(
-      broker as unknown as AedesInternals,
-      (m) => {
+    this.ordering = deliverInOrder(broker as unknown as AedesInternals, {
+      onEmit: (m) => {
         if (m.retain) this.retainedInFlight.add(m.brokerCounter);
       },
-      (m) => {
+      onDelivered: (m) => {
         if (m.retain) this.retainedInFlight.delete(m.brokerCounter);
       },
-    );
+      onStuck: (counter) => {
+        this.stats.stuck++;
+        log.warn("embedded broker: a publish did not reach its subscribers in time; delivering the others", {
+          brokerCounter: counter,
+        });
+      },
+    });
     const handle = broker.handle as unknown as (socket: net.Socket) => void;
     const server = o.tls
       ? tls.createServer({ cert: Buffer.from(o.tls.cert), key: Buffer.from(o.tls.key) }, (s) => {
@@ -340,6 +377,7 @@ export class EmbeddedBroker {
     const server = this.server;
     this.broker = undefined;
     this.server = undefined;
+    this.ordering?.stop();
     if (broker) await new Promise<void>((r) => broker.close(() => r()));
     if (server?.listening) await new Promise<void>((r) => server.close(() => r()));
   }
