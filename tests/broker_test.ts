@@ -317,3 +317,103 @@ Deno.test("demo with ESS2MQTT_MQTT_LISTEN_USERNAME/_PASSWORD: its broker wants t
     assert.equal(await demo.stop("SIGTERM"), 0);
   }
 });
+
+/** A raw MQTT 3.1.1 subscriber that reads its socket only when told to (a subscriber that stalls). */
+async function stalledSubscriber(port: number, filter: string) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const enc = new TextEncoder();
+  const id = enc.encode("stalled");
+  const vh = [0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 120, 0, id.length, ...id];
+  const f = enc.encode(filter);
+  const sub = [0, 1, 0, f.length, ...f, 0];
+  await conn.write(new Uint8Array([0x10, vh.length, ...vh, 0x82, sub.length, ...sub]));
+  let buf = new Uint8Array(0);
+  const messages: [string, string][] = [];
+  const dec = new TextDecoder();
+  /** Reads and parses until `done(messages)` holds. */
+  const readUntil = async (done: (m: [string, string][]) => boolean) => {
+    const chunk = new Uint8Array(1 << 20);
+    while (!done(messages)) {
+      const n = await conn.read(chunk);
+      if (n === null) throw new Error("stalled subscriber: connection closed");
+      const merged = new Uint8Array(buf.length + n);
+      merged.set(buf);
+      merged.set(chunk.subarray(0, n), buf.length);
+      let off = 0;
+      for (;;) {
+        let len = 0, mul = 1, p = off + 1, complete = false;
+        while (p < merged.length) {
+          const b = merged[p++];
+          len += (b & 0x7f) * mul;
+          mul *= 128;
+          if (!(b & 0x80)) {
+            complete = true;
+            break;
+          }
+        }
+        if (!complete || p + len > merged.length) break;
+        if (merged[off] >> 4 === 3) {
+          const tl = (merged[p] << 8) | merged[p + 1];
+          const qos = (merged[off] >> 1) & 3;
+          messages.push([
+            dec.decode(merged.subarray(p + 2, p + 2 + tl)),
+            dec.decode(merged.subarray(p + 2 + tl + (qos ? 2 : 0), p + len)),
+          ]);
+        }
+        off = p + len;
+      }
+      buf = merged.slice(off);
+    }
+  };
+  return { conn, messages, readUntil };
+}
+
+Deno.test("embedded broker: a subscriber that stops reading holds up no one, and still gets every last value", async () => {
+  const broker = new EmbeddedBroker({ host: "127.0.0.1", port: 0 }, silentLogger, { backlogBytes: 65536 });
+  const { url, port } = await broker.start();
+  const pub = link(url, { clientId: "slow_pub" });
+  const fast = link(url, { clientId: "slow_fast" });
+  const stalled = await stalledSubscriber(port, "N/#");
+  try {
+    await pub.start();
+    await fast.start();
+    let fastCount = 0;
+    let fenceSeen = false;
+    await fast.subscribeAsync("N/#", (m) => {
+      if (m.topic === "N/s/fence") fenceSeen = true;
+      else if (m.topic.startsWith("N/s/load/")) fastCount++;
+    });
+    // the stalled subscriber is subscribed once a message reaches it; from then on it reads nothing
+    await until(async () => {
+      await pub.publishAsync("N/s/hello", "1", { qos: 0 });
+      await stalled.readUntil((m) => m.length > 0);
+      return true;
+    }, "stalled subscriber subscribed");
+    const rounds = 5;
+    const pad = "x".repeat(100);
+    const last = new Map<string, string>();
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < BURST; i++) {
+        const payload = `{"value": ${r * BURST + i}, "pad": "${pad}"}`;
+        pub.publishFast(`N/s/load/${i}/P`, payload, true);
+        last.set(`N/s/load/${i}/P`, payload);
+      }
+    }
+    pub.publishFast("N/s/fence", "done", false);
+    // the connected subscriber gets all of it while the stalled one has not read a byte
+    await until(() => fenceSeen, "the fence at the subscriber that reads", 60000);
+    assert.equal(fastCount, rounds * BURST);
+    assert.ok(broker.slow.stats.heldBack > 0, "the stalled subscriber's messages were held back");
+    // the stalled subscriber reads again: intermediate values may be gone, the last one of every topic is not
+    await stalled.readUntil((m) => m.some(([t]) => t === "N/s/fence"));
+    const got = new Map<string, string>();
+    for (const [t, p] of stalled.messages) got.set(t, p);
+    for (const [t, p] of last) assert.equal(got.get(t), p, `last value of ${t}`);
+    assert.ok(stalled.messages.length < rounds * BURST, "intermediate values were dropped, not queued");
+  } finally {
+    stalled.conn.close();
+    await fast.stop();
+    await pub.stop();
+    await broker.stop();
+  }
+});

@@ -47,6 +47,13 @@ export interface EmbeddedBrokerOptions {
   password?: string;
   /** PEM server certificate and key: the listener speaks TLS only. */
   tls?: { cert: Uint8Array; key: Uint8Array };
+  /**
+   * Bytes waiting on a subscriber's socket from which its QoS-0 messages are held back, only the latest per
+   * topic kept, and sent once the socket drained (default 4 MiB; see SlowSubscribers).
+   */
+  backlogBytes?: number;
+  /** Bytes waiting on a subscriber's socket at which it is disconnected (default 64 MiB). */
+  disconnectBytes?: number;
 }
 
 /** What the [mqtt] listen* keys ask of the embedded broker, validated, files read. */
@@ -265,6 +272,95 @@ export function deliverInOrder(
   };
 }
 
+// A client as the hooks see it (aedes's lib/client.js): its id, socket, state and QoS-0 delivery function.
+interface AedesClient {
+  id: string;
+  closed: boolean;
+  conn: net.Socket;
+  deliver0(packet: unknown, cb: () => void): void;
+}
+
+/**
+ * Subscribers that can't keep up. aedes waits for a subscriber's socket to drain before it counts a message as
+ * delivered, and its emitter runs at most 100 messages at once, so one subscriber that stops reading holds up
+ * every other subscriber and the publishers (until aedes's 60 s drain timeout). Here the socket never tells
+ * aedes to wait (its write() always returns true; node buffers the bytes); instead, once more than
+ * `backlogBytes` wait on it, that subscriber's QoS-0 messages are held back, the latest per topic only, and
+ * written in the order of their last update when the socket has drained: it loses intermediate values of a
+ * topic, never the last one. Past `disconnectBytes` (QoS-1 messages still flowing) it is disconnected.
+ */
+class SlowSubscribers {
+  private backlogs = new Map<AedesClient, Map<string, AedesPacket>>();
+  /** Held-back packets being written now (they pass authorizeForward unchanged). */
+  private flushing = new WeakSet<object>();
+  readonly stats = { heldBack: 0, disconnected: 0 };
+
+  constructor(private backlogBytes: number, private disconnectBytes: number, private logger: Logger) {}
+
+  /** Wraps a new connection before aedes gets it. */
+  adopt(socket: net.Socket): void {
+    const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+    (socket as unknown as { write: (...a: unknown[]) => boolean }).write = (...a) => {
+      write(...a);
+      return true;
+    };
+    socket.on("drain", () => {
+      const client = (socket as unknown as { client?: AedesClient }).client;
+      if (client) this.flush(client);
+    });
+    socket.once("close", () => {
+      const client = (socket as unknown as { client?: AedesClient }).client;
+      if (client) this.backlogs.delete(client);
+    });
+  }
+
+  /** authorizeForward's second half: the packet to write now, or null (held back or client dropped). */
+  forward(client: AedesClient, packet: AedesPacket & { qos?: number }): AedesPacket | null {
+    if (this.flushing.has(packet)) return packet;
+    const waiting = client.conn.writableLength ?? 0;
+    const backlog = this.backlogs.get(client);
+    if (waiting > this.disconnectBytes) {
+      this.stats.disconnected++;
+      this.logger.warn("embedded broker: disconnecting a subscriber that does not read its messages", {
+        clientId: client.id,
+        waitingBytes: waiting,
+      });
+      this.backlogs.delete(client);
+      queueMicrotask(() => client.conn.destroy());
+      return null;
+    }
+    if ((packet.qos ?? 0) === 0 && (backlog || waiting > this.backlogBytes)) {
+      const held = backlog ?? new Map<string, AedesPacket>();
+      if (!backlog) {
+        this.backlogs.set(client, held);
+        this.logger.debug("embedded broker: subscriber behind; holding back its QoS-0 messages", {
+          clientId: client.id,
+          waitingBytes: waiting,
+        });
+      }
+      held.delete(packet.topic); // re-insert: written in the order of their last update
+      held.set(packet.topic, packet);
+      this.stats.heldBack++;
+      return null;
+    }
+    backlog?.delete(packet.topic); // a newer QoS-1 message of the topic overtakes the held-back value
+    return packet;
+  }
+
+  private flush(client: AedesClient): void {
+    const held = this.backlogs.get(client);
+    if (!held) return;
+    this.backlogs.delete(client);
+    if (client.closed) return;
+    for (const p of held.values()) {
+      // no brokerId: aedes's per-client dedupe lets it through
+      const out = { ...p, brokerId: undefined };
+      this.flushing.add(out);
+      client.deliver0(out, () => {});
+    }
+  }
+}
+
 export class EmbeddedBroker {
   private server?: net.Server;
   private broker?: Aedes;
@@ -274,12 +370,19 @@ export class EmbeddedBroker {
   port = 0;
   readonly stats = { refused: 0, stuck: 0 };
   private ordering?: { pending(): number; stop(): void };
+  readonly slow: SlowSubscribers;
 
   constructor(
     private listen: ListenAddress,
     private logger: Logger,
     private options: EmbeddedBrokerOptions = {},
-  ) {}
+  ) {
+    this.slow = new SlowSubscribers(
+      options.backlogBytes ?? 4 * 1024 * 1024,
+      options.disconnectBytes ?? 64 * 1024 * 1024,
+      logger,
+    );
+  }
 
   /** URL for clients on this machine (loopback for a wildcard listen address). */
   get url(): string {
@@ -315,10 +418,11 @@ export class EmbeddedBroker {
         cb(err as Parameters<typeof cb>[0], false);
       },
       authorizeForward: (client, packet) => {
+        let out = packet;
         if (this.rapClients.has(client.id) && this.retainedInFlight.has(packet.brokerCounter)) {
-          return { ...packet, retain: true } as typeof packet;
+          out = { ...packet, retain: true } as typeof packet;
         }
-        return packet;
+        return this.slow.forward(client as unknown as AedesClient, out) as typeof packet | null;
       },
     });
     this.broker = broker;
@@ -336,7 +440,11 @@ export class EmbeddedBroker {
         });
       },
     });
-    const handle = broker.handle as unknown as (socket: net.Socket) => void;
+    const aedesHandle = broker.handle as unknown as (socket: net.Socket) => void;
+    const handle = (socket: net.Socket) => {
+      this.slow.adopt(socket);
+      aedesHandle(socket);
+    };
     const server = o.tls
       ? tls.createServer({ cert: Buffer.from(o.tls.cert), key: Buffer.from(o.tls.key) }, (s) => {
         s.setNoDelay(true);
