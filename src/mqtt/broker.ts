@@ -6,6 +6,7 @@
 //    lib/client.js, aedes issues #955/#994) — 2–17 % of a 10,090-topic retained burst never reached a
 //    connected subscriber. Here every publish is handed to the emitter in the order it entered
 //    `broker.publish` (= brokerCounter order), so nothing is overtaken and nothing is dropped.
+//  - slow subscribers: one that stops reading no longer holds up the others (see SlowSubscribers).
 //  - retain-as-published for the bridges in this process: aedes speaks MQTT 3.1.1 only and clears the retain
 //    flag of a live delivery; clients registered with retainAsPublished() get it as published (what
 //    mosquitto's MQTT 5 retain-as-published gives the MqttLink), so a retained command is refused the same way.
