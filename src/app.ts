@@ -7,15 +7,12 @@ import { type Config, type InverterConfig, type MqttConfig, splitDiscoveryPaths 
 import { type TopicLayout, topicLayout } from "./lxp/topics.ts";
 import type { Logger } from "./log.ts";
 import type { MqttLinkOptions } from "./mqtt/client.ts";
-import { listenUri, parseListen } from "./mqtt/address.ts";
-import { MqttError } from "./mqtt/errors.ts";
+import { embeddedClientOptions } from "./mqtt/embedded.ts";
+import type { StartedEmbeddedBroker } from "./mqtt/broker.ts";
 
 /** The URI a client uses for the broker of a config: [mqtt] uri, else the embedded broker's listen address. */
 export function brokerUri(mqtt: MqttConfig): string {
-  if (mqtt.uri) return mqtt.uri;
-  const listen = parseListen(mqtt.listen);
-  if (typeof listen === "string") throw new MqttError("config", `[mqtt] listen: ${listen}`);
-  return listenUri(listen);
+  return mqtt.uri || embeddedClientOptions(mqtt).uri;
 }
 
 export interface LinkPurpose {
@@ -28,17 +25,22 @@ export interface LinkPurpose {
   reconnectPeriodMs?: number;
 }
 
-/** MQTT connection options (URI, credentials, TLS files, client id) from the [mqtt] section. */
+/**
+ * MQTT connection options (URI, credentials, TLS files, client id) from the [mqtt] section: the broker of
+ * [mqtt] uri, or — without one — serve's embedded broker, with the listen credentials (its TLS certificate
+ * is this machine's own and not verified). An explicit `purpose.uri` (--broker) uses the client keys.
+ */
 export function mqttLinkOptions(mqtt: MqttConfig, purpose: LinkPurpose = {}): MqttLinkOptions {
+  const local = mqtt.uri || purpose.uri ? undefined : embeddedClientOptions(mqtt);
   const opts: MqttLinkOptions = {
-    uri: purpose.uri ?? brokerUri(mqtt),
+    uri: purpose.uri ?? local?.uri ?? mqtt.uri,
     clientId: mqtt.client_id ? `${mqtt.client_id}${purpose.clientIdSuffix ?? ""}` : undefined,
-    username: mqtt.username || undefined,
-    password: mqtt.password || undefined,
+    username: local ? local.username : mqtt.username || undefined,
+    password: local ? local.password : mqtt.password || undefined,
     ca: mqtt.ca || undefined,
     cert: mqtt.cert || undefined,
     key: mqtt.key || undefined,
-    rejectUnauthorized: mqtt.reject_unauthorized,
+    rejectUnauthorized: local ? local.rejectUnauthorized : mqtt.reject_unauthorized,
   };
   if (purpose.will) opts.will = purpose.will;
   if (purpose.connectTimeoutMs !== undefined) opts.connectTimeoutMs = purpose.connectTimeoutMs;
@@ -69,25 +71,29 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
     }
   };
   try {
-    let uri = brokerUri(config.mqtt);
-    if (!config.mqtt.uri) {
-      const { EmbeddedBroker } = await import("./mqtt/broker.ts");
-      const listen = parseListen(config.mqtt.listen) as Exclude<ReturnType<typeof parseListen>, string>;
-      const broker = new EmbeddedBroker(listen, logger.child({ component: "broker" }));
-      uri = (await broker.start()).url;
-      stops.push(() => broker.stop());
+    let uri = config.mqtt.uri;
+    let local: StartedEmbeddedBroker | undefined;
+    if (!uri) {
+      const { startEmbeddedBroker } = await import("./mqtt/broker.ts");
+      local = await startEmbeddedBroker(config.mqtt, logger.child({ component: "broker" }));
+      uri = local.url;
+      stops.push(local.stop);
     }
     const prefix = config.mqtt.prefix;
     const layouts = config.inverters.map((inv) => inverterLayout(config, inv));
     const statusTopic = layouts[0]?.status ?? `${prefix}/status`;
     const { MqttLink } = await import("./mqtt/client.ts");
-    const mqtt = new MqttLink(
-      mqttLinkOptions(config.mqtt, {
-        uri,
-        will: { topic: statusTopic, payload: "offline", retain: true, qos: 1 },
-      }),
-      logger.child({ component: "mqtt" }),
-    );
+    const options = mqttLinkOptions(config.mqtt, {
+      will: { topic: statusTopic, payload: "offline", retain: true, qos: 1 },
+    });
+    if (local) {
+      options.uri = uri; // the port actually bound (listen = …:0 picks one)
+      // The embedded broker speaks MQTT 3.1.1: it hands this client a retained command delivered live with
+      // its retain flag, as mosquitto's retain-as-published does, so the bridges refuse it the same way.
+      options.clientId ??= `ess2mqtt_${crypto.randomUUID().slice(0, 8)}`;
+      local.broker.retainAsPublished(options.clientId);
+    }
+    const mqtt = new MqttLink(options, logger.child({ component: "mqtt" }));
     stops.push(() => mqtt.stop());
     await mqtt.start();
     // With inverters the LuxPower bridges own the availability document (they fold in the dongle links).

@@ -8,12 +8,19 @@
 import ini from "ini";
 import { redactUri } from "./mqtt/topic.ts";
 import { checkBrokerUri, parseListen } from "./mqtt/address.ts";
+import { embeddedBrokerProblems } from "./mqtt/embedded.ts";
 import { RESERVED_INVERTER_NAMES, TOPIC_LAYOUTS, type TopicLayoutName } from "./lxp/topics.ts";
 
 export interface MqttConfig {
   uri: string;
   prefix: string;
   listen: string;
+  listen_username: string;
+  listen_password: string;
+  listen_password_file: string;
+  allow_anonymous: boolean;
+  listen_cert: string;
+  listen_key: string;
   username: string;
   password: string;
   client_id: string;
@@ -137,6 +144,33 @@ export const CONFIG_SCHEMA: Record<
         default: "127.0.0.1:1883",
         doc: "where the embedded broker listens (only when uri is empty)",
       },
+      listen_username: {
+        type: { kind: "string" },
+        default: "",
+        doc: "user name clients of the embedded broker must give (with listen_password); empty = anonymous",
+      },
+      listen_password: {
+        type: { kind: "string", secret: true },
+        default: "",
+        doc: "password for listen_username (or listen_password_file, or env ESS2MQTT_MQTT_LISTEN_PASSWORD)",
+      },
+      listen_password_file: {
+        type: { kind: "string" },
+        default: "",
+        doc: "file whose first line is the embedded broker's password (instead of listen_password)",
+      },
+      allow_anonymous: {
+        type: { kind: "bool" },
+        default: false,
+        doc:
+          "let anyone connect to an embedded broker that listens beyond loopback without listen_username (serve refuses to start otherwise)",
+      },
+      listen_cert: {
+        type: { kind: "string" },
+        default: "",
+        doc: "PEM server certificate: the embedded broker speaks TLS (mqtts) only (with listen_key)",
+      },
+      listen_key: { type: { kind: "string" }, default: "", doc: "PEM private key of listen_cert" },
       username: {
         type: { kind: "string" },
         default: "",
@@ -549,6 +583,10 @@ export function parseConfig({ text, fileName, env = {} }: ConfigSources): Config
       seen.set(inv.datalog, inv.name);
     }
   }
+  const embedded = out.mqtt as MqttConfig | undefined;
+  if (embedded && !embedded.uri && !problems.some((p) => p.includes("[mqtt] listen"))) {
+    for (const p of embeddedBrokerProblems(embedded)) problems.push(`${fileName} ${p}`);
+  }
   if (problems.length) throw new ConfigError([...new Set(problems)]);
   return out as unknown as Config;
 }
@@ -590,7 +628,9 @@ export function renderConfig(config: Config): string {
 /** The effective config as a JSON-able object, secrets masked. */
 export function maskedConfig(config: Config): Record<string, unknown> {
   const copy = structuredClone(config) as unknown as Record<string, Record<string, unknown>>;
-  if (copy.mqtt?.password) copy.mqtt.password = "***";
+  for (const [key, spec] of Object.entries(CONFIG_SCHEMA.mqtt.keys)) {
+    if (spec.type.kind === "string" && spec.type.secret && copy.mqtt?.[key]) copy.mqtt[key] = "***";
+  }
   if (typeof copy.mqtt?.uri === "string") copy.mqtt.uri = redactUri(copy.mqtt.uri);
   // with named inverters, `lxp` is only the first of `inverters`: shown once
   if ((config.inverters ?? []).some((i) => i.name !== "")) delete copy.lxp;

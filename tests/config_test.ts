@@ -21,6 +21,12 @@ Deno.test("empty config: mqtt and log defaults, bridges off", () => {
     uri: "",
     prefix: "octolux",
     listen: "127.0.0.1:1883",
+    listen_username: "",
+    listen_password: "",
+    listen_password_file: "",
+    allow_anonymous: false,
+    listen_cert: "",
+    listen_key: "",
     username: "",
     password: "",
     client_id: "",
@@ -99,10 +105,13 @@ Deno.test("env overrides the file, and creates sections", () => {
     PATH: "/bin",
   });
   assert.equal(c.mqtt.prefix, "b");
+  const broker = parse("[mqtt]\nlisten_username = u\n", { ESS2MQTT_MQTT_LISTEN_PASSWORD: "p#w" }).mqtt;
+  assert.equal(broker.listen_password, "p#w");
+  assert.equal((maskedConfig({ ...c, mqtt: broker }).mqtt as Record<string, unknown>).listen_password, "***");
   assert.equal(c.dbus?.address, "unix:path=/tmp/x");
   assert.deepEqual(problems("", { ESS2MQTT_NOPE_X: "1", ESS2MQTT_MQTT_NOPE: "2" }), [
     "env ESS2MQTT_NOPE_X: unknown section (known: mqtt, lxp, dbus, log)",
-    "env ESS2MQTT_MQTT_NOPE: unknown key (known: uri, prefix, listen, username, password, client_id, ca, cert, key, reject_unauthorized, discovery, discovery_prefix, discovery_mode, topics)",
+    "env ESS2MQTT_MQTT_NOPE: unknown key (known: uri, prefix, listen, listen_username, listen_password, listen_password_file, allow_anonymous, listen_cert, listen_key, username, password, client_id, ca, cert, key, reject_unauthorized, discovery, discovery_prefix, discovery_mode, topics)",
   ]);
 });
 

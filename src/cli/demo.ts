@@ -39,8 +39,15 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
     }
 
     // The demo's configuration, validated like any config file (defaults come from the one schema).
+    // Only the embedded broker's credentials come from the environment (ESS2MQTT_MQTT_LISTEN_USERNAME/_PASSWORD).
+    const env = Object.fromEntries(
+      Object.entries(Deno.env.toObject()).filter(([k]) =>
+        /^ESS2MQTT_MQTT_LISTEN_(USERNAME|PASSWORD)$/.test(k)
+      ),
+    );
     const config = parseConfig({
       fileName: "demo",
+      env,
       text: [
         "[mqtt]",
         `listen = 127.0.0.1:${port}`,
@@ -64,7 +71,11 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
     }
     stops.push(() => running.stop());
     const url = new URL(running.brokerUrl);
-    const hp = `-h ${url.hostname} -p ${url.port}`;
+    const user = config.mqtt.listen_username;
+    const hp = `-h ${url.hostname} -p ${url.port}` +
+      (user ? ` -u ${user} -P "$ESS2MQTT_MQTT_LISTEN_PASSWORD"` : "");
+    const tuiIni = `[mqtt]\\nuri = ${running.brokerUrl}\\n` + (user ? `username = ${user}\\n` : "");
+    const tuiEnv = user ? `ESS2MQTT_MQTT_PASSWORD="$ESS2MQTT_MQTT_LISTEN_PASSWORD" ` : "";
     ctx.print(
       [
         `ess2mqtt demo running — embedded MQTT broker at ${running.brokerUrl}`,
@@ -75,7 +86,7 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
         `  mosquitto_pub ${hp} -t octolux/cmd/read_input -m 1`,
         `  mosquitto_pub ${hp} -t octolux/cmd/discharge_pct -m 50`,
         `  npx -y deno@2.9.6 task ess2mqtt read-hold 21 --host 127.0.0.1 --port ${simPort} --datalog ${datalog} --serial ${serial}`,
-        `  printf '[mqtt]\\nuri = ${running.brokerUrl}\\n' > demo.ini && npx -y deno@2.9.6 task ess2mqtt -c demo.ini tui`,
+        `  printf '${tuiIni}' > demo.ini && ${tuiEnv}npx -y deno@2.9.6 task ess2mqtt -c demo.ini tui`,
         "Ctrl+C stops the demo.",
       ].join("\n"),
       {

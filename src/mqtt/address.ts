@@ -34,12 +34,21 @@ export function parseListen(text: string): ListenAddress | string {
   return { host: m[1] || "127.0.0.1", port };
 }
 
-/** The URI a client on this machine uses to reach a broker listening on `listen` (0.0.0.0/:: → loopback). */
-export function listenUri(listen: ListenAddress): string {
+/** True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "::ffff:127.0.0.1";
+}
+
+/**
+ * The URI a client on this machine uses to reach a broker listening on `listen` (0.0.0.0/:: → loopback);
+ * mqtts:// when the listener speaks TLS.
+ */
+export function listenUri(listen: ListenAddress, secure = false): string {
   const host = listen.host === "0.0.0.0" || listen.host === ""
     ? "127.0.0.1"
     : listen.host === "::"
     ? "::1"
     : listen.host;
-  return `mqtt://${host.includes(":") ? `[${host}]` : host}:${listen.port}`;
+  return `${secure ? "mqtts" : "mqtt"}://${host.includes(":") ? `[${host}]` : host}:${listen.port}`;
 }

@@ -18,7 +18,10 @@ const benches: Record<string, Bench> = {
   }),
   venus: async () => {
     const { runVenusBench } = await import("./venus_bench.ts");
-    return { ...(await runVenusBench()) };
+    return {
+      mosquitto: await runVenusBench({ broker: "mosquitto" }),
+      embedded: await runVenusBench({ broker: "embedded" }),
+    };
   },
   chaos: async () => {
     const { runChaosSoak } = await import("./chaos_soak.ts");

@@ -1,14 +1,22 @@
-// Benchmark helper process: MqttLink + VenusBridge only, so its CPU time and RSS can be read from /proc.
+// Benchmark helper process: MqttLink + VenusBridge only (and the embedded broker with "embedded"), so its
+// CPU time and RSS can be read from /proc.
 // stdin takes JSON lines: {"cmd":"prof-start"} / {"cmd":"prof-stop","file":"…"} (V8 CPU profile of the
 // window between them, through node:inspector; answers {"ok":true}). The process exits when stdin closes.
 import { Session } from "node:inspector";
 import { silentLogger } from "../../src/log.ts";
 import { MqttLink } from "../../src/mqtt/client.ts";
 import { VenusBridge } from "../../src/bridges/venus_bridge.ts";
+import { EmbeddedBroker } from "../../src/mqtt/broker.ts";
 import { commands, reply } from "./worker_io.ts";
 
+// brokerUrl "embedded": this process runs the embedded broker too, as `serve` does without [mqtt] uri.
 const [address, brokerUrl, portal] = Deno.args;
-const mqtt = new MqttLink({ uri: brokerUrl, clientId: "venus_bench_bridge" }, silentLogger);
+const embedded = brokerUrl === "embedded"
+  ? new EmbeddedBroker({ host: "127.0.0.1", port: 0 }, silentLogger)
+  : undefined;
+const uri = embedded ? (await embedded.start()).url : brokerUrl;
+embedded?.retainAsPublished("venus_bench_bridge");
+const mqtt = new MqttLink({ uri, clientId: "venus_bench_bridge" }, silentLogger);
 await mqtt.start();
 const bridge = new VenusBridge({
   config: { address, portal_id: portal, keepalive: 600, read_only: false },
@@ -16,7 +24,7 @@ const bridge = new VenusBridge({
   logger: silentLogger,
 });
 await bridge.start();
-reply({ ready: true, services: bridge.stats.services, items: bridge.stats.items });
+reply({ ready: true, services: bridge.stats.services, items: bridge.stats.items, port: embedded?.port });
 
 let session: Session | undefined;
 const post = (method: string, params?: object) =>
@@ -41,4 +49,5 @@ for await (const cmd of commands()) {
 }
 await bridge.stop();
 await mqtt.stop();
+await embedded?.stop();
 Deno.exit(0);
