@@ -1,58 +1,95 @@
-// `ess2mqtt tui`: connects to the broker of the config, follows the bridges' topics and renders the dashboard.
+// `ess2mqtt tui`: picks the source (--via mqtt: the bridges' topics on the broker; --via direct: the dongle
+// and the bus themselves), folds its events into the store and runs the console on the alternate screen.
 
 import { render } from "ink";
 import type { Config } from "../config.ts";
-import { mqttLinkOptions } from "../app.ts";
 import { TuiError } from "./errors.ts";
-import { MqttLink } from "../mqtt/client.ts";
 import { loggerFor, LogSink } from "../log.ts";
-import { applyMessage, emptyState } from "./state.ts";
+import { emptyState, type Via } from "./state.ts";
 import { Dashboard } from "./app.tsx";
+import { Store } from "./store.ts";
+import { effectRunner } from "./effects.ts";
+import type { TuiSource } from "./source.ts";
 
 export interface TuiOptions {
   config: Config;
   /** Aborted on SIGTERM (and SIGINT when the terminal is not in raw mode). */
   signal: AbortSignal;
+  /** --via; default: mqtt when [mqtt] uri is set, else direct when [lxp] or [dbus] is, else an error. */
+  via?: Via;
 }
 
-/** Runs the dashboard until q (→ "quit") or Ctrl-C / the signal (→ "interrupted"). */
-export async function runTui({ config, signal }: TuiOptions): Promise<"quit" | "interrupted"> {
+/** The source a config and a --via flag call for, or TuiError "nothing-to-show". */
+export function chooseVia(config: Config, via?: Via): Via {
+  if (via === "mqtt") return via;
+  if (via === "direct") {
+    if (config.lxp || config.dbus) return via;
+    throw new TuiError(
+      "nothing-to-show",
+      "--via direct needs [lxp] host (the dongle) and/or [dbus] address (the Venus bus) in the config",
+    );
+  }
+  if (config.mqtt.uri) return "mqtt";
+  if (config.lxp || config.dbus) return "direct";
+  throw new TuiError(
+    "nothing-to-show",
+    "nothing to show: set [mqtt] uri (the broker `ess2mqtt serve` publishes to) or, for --via direct, " +
+      "[lxp] host (the dongle) and/or [dbus] address (the Venus bus)",
+  );
+}
+
+/** Runs the console until q (→ "quit") or Ctrl-C / the signal (→ "interrupted"). */
+export async function runTui({ config, signal, via }: TuiOptions): Promise<"quit" | "interrupted"> {
   if (!Deno.stdin.isTerminal() || !Deno.stdout.isTerminal()) {
     throw new TuiError("no-terminal", "tui needs an interactive terminal (stdin and stdout must be a TTY)");
   }
-  const m = config.mqtt;
-  // The log goes to the dashboard's log pane, not over the screen.
-  const sink = new LogSink({ level: "info", json: false, colour: false, write: () => {}, ringSize: 200 });
+  const chosen = chooseVia(config, via);
+  // The log goes to the log pane, not over the screen.
+  const sink = new LogSink({ level: "info", json: false, colour: false, write: () => {}, ringSize: 500 });
   const logger = loggerFor(sink, { component: "tui" });
-  const link = new MqttLink(mqttLinkOptions(m, { clientIdSuffix: "_tui" }), logger);
-  const state = emptyState(m.prefix);
-  link.subscribe(`${m.prefix}/#`, (msg) => applyMessage(state, msg.topic, msg.payload));
-  link.subscribe("N/#", (msg) => applyMessage(state, msg.topic, msg.payload));
-  await link.start();
+  let source: TuiSource;
+  if (chosen === "mqtt") {
+    const { MqttSource } = await import("./source_mqtt.ts");
+    source = new MqttSource({ config }, logger);
+  } else {
+    const { DirectSource } = await import("./source_direct.ts");
+    source = new DirectSource(config, logger);
+  }
+  const store = new Store(emptyState(chosen, source.where, source.prefix, Date.now()), sink.ring);
+  const offLog = sink.onEntry(() => store.changed());
+  try {
+    await source.start((ev) => {
+      const note = store.apply(ev);
+      if (note) {
+        if (note.endsWith("lost")) logger.warn(note);
+        else logger.info(note);
+      }
+    });
+  } catch (err) {
+    offLog();
+    await source.stop();
+    throw err;
+  }
+  // ask for fresh data straight away; outcomes land in the log
+  if (source.registers) {
+    source.requestInputs().catch((err) =>
+      logger.warn("input request failed", { error: (err as Error).message })
+    );
+  }
 
-  const keepalive = () => {
-    if (state.portal) link.publish(`R/${state.portal}/keepalive`, "");
-  };
-  const keepaliveTimer = setInterval(keepalive, 30_000);
-  const portalProbe = setInterval(() => {
-    if (state.portal) {
-      keepalive();
-      clearInterval(portalProbe);
-    }
-  }, 500);
-  const refresh = () => {
-    for (const block of ["1", "2", "3"]) link.publish(`${m.prefix}/cmd/read_input`, block);
-    for (let reg = 0; reg < 240; reg += 40) link.publish(`${m.prefix}/cmd/read_hold`, `${reg},40`);
-    keepalive();
-  };
-  refresh();
   let interrupted = false;
-  const onInterrupt = () => {
-    interrupted = true;
-  };
+  const noColor = (Deno.env.get("NO_COLOR") ?? "") !== "";
   const app = render(
-    <Dashboard getState={() => state} getLog={() => sink.ring} refresh={refresh} onInterrupt={onInterrupt} />,
-    { exitOnCtrlC: false },
+    <Dashboard
+      store={store}
+      run={effectRunner(source, store)}
+      mono={noColor}
+      onExit={(how) => {
+        interrupted = how === "interrupt";
+      }}
+      onKeepalive={(f) => source.setKeepalive(f)}
+    />,
+    { exitOnCtrlC: false, alternateScreen: true, maxFps: 10, patchConsole: false },
   );
   const onAbort = () => {
     interrupted = true;
@@ -62,10 +99,9 @@ export async function runTui({ config, signal }: TuiOptions): Promise<"quit" | "
   try {
     await app.waitUntilExit();
   } finally {
-    clearInterval(keepaliveTimer);
-    clearInterval(portalProbe);
     signal.removeEventListener("abort", onAbort);
-    await link.stop();
+    offLog();
+    await source.stop();
   }
   return interrupted ? "interrupted" : "quit";
 }

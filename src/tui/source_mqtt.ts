@@ -1,0 +1,114 @@
+// --via mqtt: the console follows the bridges' topics on the broker (<prefix>/#, N/#), sends register
+// operations through the MQTT register transport (cmd/… topics, src/bridges/mqtt_register_transport.ts),
+// D-Bus writes and reads as W/… and R/… and keeps the Venus keep-alive going for what the D-Bus pane shows.
+
+import type { Config } from "../config.ts";
+import { mqttLinkOptions } from "../app.ts";
+import type { Logger } from "../log.ts";
+import { MqttLink } from "../mqtt/client.ts";
+import { redactUri } from "../mqtt/topic.ts";
+import { MqttRegisterTransport } from "../bridges/mqtt_register_transport.ts";
+import type { RegisterTransport } from "../lxp/transport.ts";
+import { mqttEvents, type TuiEvent } from "./state.ts";
+import { dedupLogger, type TuiSource } from "./source.ts";
+
+export interface MqttSourceOptions {
+  config: Config;
+  /** Overrides the broker URI (tests). */
+  uri?: string;
+  /** How often the link state is checked and the keep-alive refreshed (ms). */
+  pollMs?: number;
+  keepaliveMs?: number;
+}
+
+export class MqttSource implements TuiSource {
+  readonly via = "mqtt" as const;
+  readonly where: string;
+  readonly prefix: string;
+  registers?: RegisterTransport;
+  private link: MqttLink;
+  private emit: (ev: TuiEvent) => void = () => {};
+  private portal?: string;
+  private filters: string[] = [];
+  private sentFilters = "";
+  private timers: ReturnType<typeof setInterval>[] = [];
+  private lastKeepalive = 0;
+
+  constructor(private o: MqttSourceOptions, private logger: Logger) {
+    const opts = mqttLinkOptions(o.config.mqtt, { clientIdSuffix: "_tui", uri: o.uri });
+    this.where = redactUri(opts.uri);
+    this.prefix = o.config.mqtt.prefix;
+    this.link = new MqttLink(opts, dedupLogger(logger.child({ component: "mqtt" })));
+  }
+
+  async start(emit: (ev: TuiEvent) => void): Promise<void> {
+    this.emit = emit;
+    const onMessage = (topic: string, payload: Uint8Array) => {
+      for (const ev of mqttEvents(this.prefix, topic, payload)) {
+        if (ev.kind === "portal" && ev.portal !== this.portal) {
+          this.portal = ev.portal;
+          this.sendKeepalive(true);
+        }
+        emit(ev);
+      }
+    };
+    this.link.subscribe(`${this.prefix}/#`, (m) => onMessage(m.topic, m.payload));
+    this.link.subscribe("N/#", (m) => onMessage(m.topic, m.payload));
+    await this.link.start();
+    emit({ kind: "link", link: "broker", up: true });
+    const timeoutMs = (this.o.config.lxp?.command_timeout ?? 10) * 1000;
+    this.registers = await MqttRegisterTransport.open({
+      link: mqttLinkOptions(this.o.config.mqtt, { clientIdSuffix: "_tui_cmd", uri: this.o.uri }),
+      prefix: this.prefix,
+      timeoutMs,
+    }, dedupLogger(this.logger.child({ component: "mqtt_cmd" })));
+    let up = true;
+    this.timers.push(setInterval(() => {
+      if (this.link.connected !== up) {
+        up = this.link.connected;
+        emit({ kind: "link", link: "broker", up });
+        if (up) this.sendKeepalive(true);
+      }
+      if (Date.now() - this.lastKeepalive >= (this.o.keepaliveMs ?? 25_000)) this.sendKeepalive(true);
+    }, this.o.pollMs ?? 500));
+  }
+
+  /** R/<portal>/keepalive with the filters of what is shown; sent again when they change or periodically. */
+  private sendKeepalive(force: boolean) {
+    if (!this.portal || !this.link.connected) return;
+    const payload = this.filters.length === 1 && this.filters[0] === "#" ? "" : JSON.stringify(this.filters);
+    if (!force && payload === this.sentFilters) return;
+    this.sentFilters = payload;
+    this.lastKeepalive = Date.now();
+    this.link.publish(`R/${this.portal}/keepalive`, payload);
+  }
+
+  setKeepalive(filters: string[]): void {
+    this.filters = filters;
+    this.sendKeepalive(false);
+  }
+
+  async requestInputs(): Promise<void> {
+    if (!this.registers) throw new Error("not connected");
+    for (const block of [1, 2, 3] as const) await this.registers.readInputBlock(block);
+  }
+
+  private topic(kind: "W" | "R", service: string, path: string): string {
+    if (!this.portal) throw new Error("no portal id seen yet (is the Venus bridge running?)");
+    return `${kind}/${this.portal}/${service}${path}`;
+  }
+
+  async dbusWrite(service: string, path: string, json: unknown): Promise<void> {
+    await this.link.publishAsync(this.topic("W", service, path), JSON.stringify({ value: json }), { qos: 1 });
+  }
+
+  async dbusRead(service: string, path: string): Promise<void> {
+    await this.link.publishAsync(this.topic("R", service, path), "", { qos: 1 });
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await this.registers?.close();
+    await this.link.stop();
+  }
+}
