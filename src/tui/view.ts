@@ -162,6 +162,7 @@ function inputLabel(key: string): string {
   return INPUT_LABELS[key] ?? inputKeyDef(key)?.name ?? key;
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const signed = (n: number) => (n > 0 ? "+" : n < 0 ? "−" : "") + Math.abs(n);
 
 /** "PV 1200 W → battery +800 W charging · grid −300 W export · load 700 W" from inputs/1. */
@@ -331,7 +332,7 @@ function dbusPane(v: ViewInput, body: number): Line[] {
   const rows = dbusRows(state, ui);
   const visible = listRows("dbus", v.rows);
   const head = ui.filter || ui.mode.kind === "filter"
-    ? seg(`filter: ${ui.filter}  (${rows.filter((r) => r.kind === "path").length} paths)`, {
+    ? seg(`filter: ${ui.filter}  (${plural(rows.filter((r) => r.kind === "path").length, "path")})`, {
       color: "yellow",
     })
     : seg(`${state.services.size} services · Enter expands · / filters · R re-reads`, { dim: true });

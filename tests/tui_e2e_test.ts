@@ -1,0 +1,151 @@
+// End to end: the real `ess2mqtt tui` in a real terminal (tmux), against the inverter simulator and the
+// Venus simulator (on a private dbus-daemon) — once through `ess2mqtt serve` and a mosquitto started here
+// (--via mqtt), once talking to both itself (--via direct, no broker). Live values appear, a register
+// written through the UI reaches the inverter (and octolux/hold/<reg>), a D-Bus write changes the
+// simulator's value, a resize to 80×24 keeps the header, q quits with 0.
+
+import assert from "node:assert/strict";
+import { InverterSimulator } from "../src/sim/inverter.ts";
+import { VenusSim } from "../src/sim/venus.ts";
+import { variantToJson } from "../src/venus/topics.ts";
+import { silentLogger } from "../src/log.ts";
+import { mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
+import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
+import { spawnCli, writeConfig } from "./helpers/cli.ts";
+import { startTmux, type TmuxSession } from "./helpers/tmux.ts";
+import { until } from "./helpers/wait.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
+const SETPOINT = "/Hub4/L1/AcPowerSetpoint";
+
+function tuiArgv(config: string, extra: string[] = []): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--quiet",
+    "--config",
+    DENO_JSON,
+    MAIN,
+    "-c",
+    config,
+    "tui",
+    ...extra,
+  ];
+}
+
+async function world() {
+  const bus = await startDbusDaemon();
+  const venus = new VenusSim({ address: bus.address, logger: silentLogger, tickMs: 1000, nightCycleMs: 0 });
+  const inverter = new InverterSimulator({ port: 0, interval: 2 }, silentLogger);
+  await venus.start();
+  const port = (await inverter.start()).port;
+  const sections = `[lxp]\nhost = 127.0.0.1\nport = ${port}\nserial = ${inverter.serial}\n` +
+    `datalog = ${inverter.datalog}\n[dbus]\naddress = ${bus.address}\nkeepalive = 60\n`;
+  return {
+    venus,
+    inverter,
+    sections,
+    setpoint: () => variantToJson(venus.service("vebus").items.get(SETPOINT)!.value),
+    async stop() {
+      await inverter.stop();
+      await venus.stop();
+      await bus.stop();
+    },
+  };
+}
+
+/** The walk both sources share: inputs, a register write, a D-Bus write, resize, quit. */
+async function operate(t: TmuxSession, w: Awaited<ReturnType<typeof world>>, via: string) {
+  // live values: the header says what is connected, inputs arrive (the console asks for them at start)
+  let screen = await t.waitFor(
+    (s) => s.includes("inverter online") && /Battery voltage\s+\d+(\.\d)? V/.test(s),
+    "header and live inputs",
+  );
+  assert.match(screen, new RegExp(`via ${via}`));
+  // holdings: the discharge rate through its command key, range-checked, confirmed
+  await t.keys("2");
+  await t.waitFor((s) => s.includes("reg name"), "holdings pane");
+  await t.keys("d");
+  await t.waitFor((s) => s.includes("65 Discharge rate (0–100)"), "prompt");
+  await t.type("150");
+  await t.keys("Enter");
+  await t.waitFor((s) => s.includes('(got "150")'), "out of range refused");
+  await t.keys("BSpace", "BSpace", "BSpace");
+  await t.type("42");
+  await t.keys("Enter");
+  await t.waitFor((s) => s.includes("write 42 to 65 Discharge rate? y/n"), "confirmation");
+  await t.keys("y");
+  await t.waitFor((s) => s.includes("OK: 65 Discharge rate = 42 %"), "write confirmed");
+  assert.equal(w.inverter.holdings[65], 42);
+  // D-Bus: filter to the setpoint, write a JSON value with confirmation
+  await t.keys("3");
+  await t.waitFor((s) => s.includes("vebus/257") && s.includes("MultiPlus"), "D-Bus services");
+  await t.type("/hub4/l1/ac");
+  await t.keys("Enter");
+  await t.waitFor((s) => s.includes("filter: hub4/l1/ac  (1 path)") && s.includes(SETPOINT), "filtered");
+  await t.keys("End", "Enter");
+  await t.waitFor((s) => s.includes(`vebus/257${SETPOINT} (JSON):`), "JSON prompt");
+  for (let i = 0; i < 8; i++) await t.keys("BSpace");
+  await t.type("-300");
+  await t.keys("Enter");
+  await t.waitFor((s) => s.includes(`write -300 to vebus/257${SETPOINT}? y/n`), "D-Bus confirmation");
+  await t.keys("y");
+  await until(() => w.setpoint() === -300, "the simulator's setpoint = -300", 10000, () => w.setpoint());
+  await t.waitFor((s) => new RegExp(`${SETPOINT.replaceAll("/", "\\/")}\\s+-300`).test(s), "new value shown");
+  // resize to 80×24: every line fits, the header stays on the first line
+  await t.resize(80, 24);
+  screen = await t.waitFor((s) => {
+    const lines = s.split("\n");
+    return /^(ess2mqtt │|.*inverter online)/.test(lines[0]) && lines.slice(0, 24).every((l) =>
+      [...l].length <= 80
+    ) &&
+      lines[1].includes("1 inputs");
+  }, "80×24 frame with the header");
+  await t.keys("q");
+  await until(async () => (await t.exitCode()) !== undefined, "tui exit", 10000);
+  assert.equal(await t.exitCode(), 0, await t.stderr());
+}
+
+Deno.test("tui --via mqtt against serve, the simulators and mosquitto", async () => {
+  const w = await world();
+  const mosq = await startMosquitto();
+  const sub = mosquittoSub(mosq.port, ["octolux/hold/65"]);
+  let serve: ReturnType<typeof spawnCli> | undefined;
+  let t: TmuxSession | undefined;
+  const cfg = await writeConfig(`[mqtt]\nuri = ${mosq.url}\n${w.sections}`);
+  try {
+    serve = spawnCli(["-c", cfg.path, "serve"]);
+    await serve.waitFor((l) => l.includes("Venus bridge running"));
+    t = await startTmux(tuiArgv(cfg.path), { columns: 120, rows: 36 }, {
+      NO_COLOR: "1",
+      TERM: "xterm-256color",
+    });
+    await operate(t, w, "mqtt");
+    await sub.waitFor((l) => l === "octolux/hold/65 42");
+  } finally {
+    await t?.stop();
+    await serve?.stop();
+    await sub.stop();
+    await mosq.stop();
+    await cfg.remove();
+    await w.stop();
+  }
+});
+
+Deno.test("tui --via direct: the dongle and the bus without a broker", async () => {
+  const w = await world();
+  let t: TmuxSession | undefined;
+  const cfg = await writeConfig(w.sections);
+  try {
+    t = await startTmux(tuiArgv(cfg.path, ["--via", "direct"]), { columns: 120, rows: 36 }, {
+      TERM: "xterm-256color",
+    });
+    await operate(t, w, "direct");
+  } finally {
+    await t?.stop();
+    await cfg.remove();
+    await w.stop();
+  }
+});
