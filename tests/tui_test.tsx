@@ -10,7 +10,7 @@ import { Store } from "../src/tui/store.ts";
 import { applyEvent, emptyState, mqttEvents, staleness } from "../src/tui/state.ts";
 import { parseJsonInput, parseRegisterInput, writeQuestion } from "../src/tui/edit.ts";
 import { dbusRows, handleKey, HOLD_ROWS, initialUi, keepaliveFilters, type UiState } from "../src/tui/ui.ts";
-import { chooseVia } from "../src/tui/run.tsx";
+import { chooseVia } from "../src/tui/run.ts";
 import { powerFlow } from "../src/tui/view.ts";
 import type { Effect } from "../src/tui/ui.ts";
 import type { EffectRunner, Outcome } from "../src/tui/effects.ts";

@@ -42,7 +42,7 @@ export function registerServeCommands(program: ProgramWithGlobals, ctx: CliConte
     )
     .action(async (opts) => {
       const config = await ctx.loadConfig();
-      const { runTui } = await import("../tui/run.tsx");
+      const { runTui } = await import("../tui/run.ts");
       const outcome = await runTui({ config, signal: ctx.signal, via: opts.via });
       if (outcome === "interrupted") throw new CliError(ExitCode.interrupted, "interrupted");
     });

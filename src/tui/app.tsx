@@ -3,10 +3,20 @@
 // once a second for the ages; follows the terminal size unless a fixed size is given (tests).
 
 import { useEffect, useReducer, useRef } from "react";
-import { Box, Text, useApp, useInput, useStdin, useWindowSize } from "ink";
+import {
+  Box,
+  type Instance,
+  render,
+  type RenderOptions,
+  Text,
+  useApp,
+  useInput,
+  useStdin,
+  useWindowSize,
+} from "ink";
 import type { Store } from "./store.ts";
 import { handleKey, initialUi, keepaliveFilters, type KeyInfo, type UiState } from "./ui.ts";
-import { type Line, listRows, render } from "./view.ts";
+import { type Line, listRows, render as renderView } from "./view.ts";
 import type { EffectRunner } from "./effects.ts";
 
 export interface DashboardProps {
@@ -130,10 +140,15 @@ export function Dashboard(props: DashboardProps) {
   }, { isActive: isRawModeSupported === true });
 
   lastDraw.current = Date.now();
-  const lines = render({ state: store.state, ui: ui.current, log: store.log, columns, rows, now: now() });
+  const lines = renderView({ state: store.state, ui: ui.current, log: store.log, columns, rows, now: now() });
   return (
     <Box flexDirection="column" width={columns} height={rows}>
       {lines.map((l, i) => <LineView key={i} line={l} mono={mono} />)}
     </Box>
   );
+}
+
+/** Renders the console on the terminal (run.tsx imports this module only after choosing React's build). */
+export function mountDashboard(props: DashboardProps, options: RenderOptions): Instance {
+  return render(<Dashboard {...props} />, options);
 }

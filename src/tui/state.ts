@@ -55,6 +55,8 @@ export interface DashboardState {
   messages: number;
   /** Bumped on every change (the view redraws when it moved). */
   version: number;
+  /** Bumped when a D-Bus service or path appears or goes (the D-Bus rows are rebuilt then). */
+  structure: number;
 }
 
 export type TuiEvent =
@@ -87,12 +89,16 @@ export function emptyState(via: Via, where: string, prefix = "octolux", now = 0)
     results: [],
     messages: 0,
     version: 0,
+    structure: 0,
   };
 }
 
 function service(state: DashboardState, key: string): DbusService {
   let s = state.services.get(key);
-  if (!s) state.services.set(key, s = { key, paths: new Map(), gone: false });
+  if (!s) {
+    state.services.set(key, s = { key, paths: new Map(), gone: false });
+    state.structure++;
+  }
   return s;
 }
 
@@ -138,8 +144,18 @@ export function applyEvent(state: DashboardState, ev: TuiEvent, now: number): st
       state.lastMessageAt = now;
       const s = service(state, ev.service);
       s.gone = false;
-      if (!s.paths.has(ev.path)) s.sorted = undefined;
-      s.paths.set(ev.path, { json: ev.json, invalid: ev.invalid ?? ev.json === null, at: now });
+      const invalid = ev.invalid ?? ev.json === null;
+      const p = s.paths.get(ev.path);
+      if (p) {
+        // in place: a flood of changes makes no garbage here
+        p.json = ev.json;
+        p.invalid = invalid;
+        p.at = now;
+      } else {
+        s.paths.set(ev.path, { json: ev.json, invalid, at: now });
+        s.sorted = undefined;
+        state.structure++;
+      }
       return undefined;
     }
     case "dbusClear": {
@@ -149,7 +165,10 @@ export function applyEvent(state: DashboardState, ev: TuiEvent, now: number): st
       if (!s) return undefined;
       // The identity paths are always kept alive by the console: their clearing means the device left.
       if (IDENTITY_PATHS.includes(ev.path)) s.gone = true;
-      else if (!s.gone && s.paths.delete(ev.path)) s.sorted = undefined;
+      else if (!s.gone && s.paths.delete(ev.path)) {
+        s.sorted = undefined;
+        state.structure++;
+      }
       return undefined;
     }
     case "dbusService": {

@@ -108,8 +108,16 @@ export type DbusRow =
   | { kind: "service"; service: string }
   | { kind: "path"; service: string; path: string };
 
-/** Service rows, and under expanded ones (every one while a filter is set) their matching paths. */
+let rowsCache: { key: string; state: DashboardState; rows: DbusRow[] } | undefined;
+
+/**
+ * Service rows, and under expanded ones (every one while a filter is set) their matching paths. Cached
+ * until a service or path comes or goes, or the filter or the expanded set changes: a flood of value
+ * changes doesn't rebuild them.
+ */
 export function dbusRows(state: DashboardState, ui: Pick<UiState, "expanded" | "filter">): DbusRow[] {
+  const key = `${state.structure}\n${ui.filter}\n${[...ui.expanded].join("\n")}`;
+  if (rowsCache && rowsCache.state === state && rowsCache.key === key) return rowsCache.rows;
   const rows: DbusRow[] = [];
   const f = ui.filter.toLowerCase();
   for (const s of sortedServices(state)) {
@@ -125,6 +133,7 @@ export function dbusRows(state: DashboardState, ui: Pick<UiState, "expanded" | "
     rows.push({ kind: "service", service: s.key });
     for (const p of paths) rows.push({ kind: "path", service: s.key, path: p });
   }
+  rowsCache = { key, state, rows };
   return rows;
 }
 

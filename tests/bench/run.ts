@@ -1,6 +1,6 @@
 // `deno task bench`: runs every benchmark and prints its figures (one JSON line each; run alone, each
 // script prints a table). Speed and memory targets live here, never in tests.
-// Pass names to run a subset: deno task bench codec read_hold lxp_bridge venus floor
+// Pass names to run a subset: deno task bench codec read_hold lxp_bridge venus tui floor
 
 import { runCodecBench } from "./lxp_codec_bench.ts";
 import { runReadHoldBench } from "./read_hold_bench.ts";
@@ -18,6 +18,10 @@ const benches: Record<string, Bench> = {
   venus: async () => {
     const { runVenusBench } = await import("./venus_bench.ts");
     return { ...(await runVenusBench()) };
+  },
+  tui: async () => {
+    const { runTuiBench } = await import("./tui_bench.ts");
+    return { ...(await runTuiBench()) };
   },
   floor: async () => {
     const { runWakeupFloorBench } = await import("./wakeup_floor_bench.ts");

@@ -17,6 +17,8 @@ export interface TmuxSession {
   exitCode(): Promise<number | undefined>;
   /** What the program wrote to stderr. */
   stderr(): Promise<string>;
+  /** The pid of the pane's shell. */
+  panePid(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,8 @@ export async function startTmux(
       }
     },
     stderr: () => Deno.readTextFile(`${dir}/stderr`).catch(() => ""),
+    panePid: async () =>
+      Number((await tmux(socket, "display-message", "-p", "-t", "t", "#{pane_pid}")).trim()),
     async stop() {
       await tmux(socket, "kill-server").catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});

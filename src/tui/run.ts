@@ -1,12 +1,10 @@
 // `ess2mqtt tui`: picks the source (--via mqtt: the bridges' topics on the broker; --via direct: the dongle
 // and the bus themselves), folds its events into the store and runs the console on the alternate screen.
 
-import { render } from "ink";
 import type { Config } from "../config.ts";
 import { TuiError } from "./errors.ts";
 import { loggerFor, LogSink } from "../log.ts";
 import { emptyState, type Via } from "./state.ts";
-import { Dashboard } from "./app.tsx";
 import { Store } from "./store.ts";
 import { effectRunner } from "./effects.ts";
 import type { TuiSource } from "./source.ts";
@@ -79,18 +77,18 @@ export async function runTui({ config, signal, via }: TuiOptions): Promise<"quit
 
   let interrupted = false;
   const noColor = (Deno.env.get("NO_COLOR") ?? "") !== "";
-  const app = render(
-    <Dashboard
-      store={store}
-      run={effectRunner(source, store)}
-      mono={noColor}
-      onExit={(how) => {
-        interrupted = how === "interrupt";
-      }}
-      onKeepalive={(f) => source.setKeepalive(f)}
-    />,
-    { exitOnCtrlC: false, alternateScreen: true, maxFps: 10, patchConsole: false },
-  );
+  // React's development build captures a stack per element: several times the CPU of the production one.
+  if (!Deno.env.get("NODE_ENV")) Deno.env.set("NODE_ENV", "production");
+  const { mountDashboard } = await import("./app.tsx");
+  const app = mountDashboard({
+    store,
+    run: effectRunner(source, store),
+    mono: noColor,
+    onExit: (how) => {
+      interrupted = how === "interrupt";
+    },
+    onKeepalive: (f) => source.setKeepalive(f),
+  }, { exitOnCtrlC: false, alternateScreen: true, maxFps: 10, patchConsole: false });
   const onAbort = () => {
     interrupted = true;
     app.unmount();
