@@ -11,7 +11,7 @@ import { variantToJson } from "../src/venus/topics.ts";
 import { silentLogger } from "../src/log.ts";
 import { mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
 import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
-import { spawnCli, writeConfig } from "./helpers/cli.ts";
+import { runCli, spawnCli, writeConfig } from "./helpers/cli.ts";
 import { startTmux, type TmuxSession } from "./helpers/tmux.ts";
 import { until } from "./helpers/wait.ts";
 
@@ -147,5 +147,26 @@ Deno.test("tui --via direct: the dongle and the bus without a broker", async () 
     await t?.stop();
     await cfg.remove();
     await w.stop();
+  }
+});
+
+Deno.test("tui without a terminal, or with nothing configured, says so and exits 2", async () => {
+  const cfg = await writeConfig("[mqtt]\nuri = mqtt://127.0.0.1:1\n");
+  const empty = await writeConfig("[log]\nlevel = info\n");
+  try {
+    const r = await runCli(["-c", cfg.path, "tui"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /tui needs an interactive terminal/);
+    const t = await startTmux(tuiArgv(empty.path), { columns: 100, rows: 10 });
+    try {
+      await until(async () => (await t.exitCode()) !== undefined, "tui exit", 20000);
+      assert.equal(await t.exitCode(), 2);
+      assert.match(await t.stderr(), /nothing to show: set \[mqtt\] uri/);
+    } finally {
+      await t.stop();
+    }
+  } finally {
+    await cfg.remove();
+    await empty.remove();
   }
 });

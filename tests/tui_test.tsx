@@ -16,6 +16,8 @@ import type { Effect } from "../src/tui/ui.ts";
 import type { EffectRunner, Outcome } from "../src/tui/effects.ts";
 import { inputsJson } from "../src/lxp/inputs.ts";
 import { TuiError } from "../src/tui/errors.ts";
+import { dedupLogger } from "../src/tui/source.ts";
+import { memoryLogger } from "../src/log.ts";
 import type { Config } from "../src/config.ts";
 import { until } from "./helpers/wait.ts";
 
@@ -170,7 +172,9 @@ Deno.test("state: the bridges' topics fold into the state; a link change is note
   assert.equal(s.inputsAt[1], 2000);
   fold("octolux/hold/65", "50");
   fold("octolux/hold/65", "50", 5000);
-  assert.deepEqual(s.holds.get(65), { raw: 50, at: 5000, changedAt: 1000 });
+  assert.deepEqual(s.holds.get(65), { raw: 50, at: 5000, changedAt: 1000, changed: false });
+  fold("octolux/hold/65", "35", 6000);
+  assert.deepEqual(s.holds.get(65), { raw: 35, at: 6000, changedAt: 6000, changed: true });
   assert.deepEqual(fold("octolux/inverter", "online"), []); // unknown → up is not a change worth a line
   assert.deepEqual(fold("octolux/inverter", "offline"), ["inverter lost"]);
   assert.deepEqual(fold("octolux/inverter", "offline"), []); // repeated: no second line
@@ -187,6 +191,15 @@ Deno.test("state: the bridges' topics fold into the state; a link change is note
   assert.equal(s.services.get("pvinverter/20")!.gone, false);
   applyEvent(s, { kind: "link", link: "broker", up: false }, 9000);
   assert.deepEqual(staleness(s), { lxp: true, dbus: true, why: "broker lost" });
+});
+
+Deno.test("log: a retry that fails the same way again adds no line", () => {
+  const { logger, entries } = memoryLogger();
+  const log = dedupLogger(logger);
+  for (let i = 0; i < 5; i++) log.warn("MQTT error", { error: "connect ECONNREFUSED" });
+  log.info("reconnected to MQTT broker");
+  log.warn("MQTT error", { error: "connect ECONNREFUSED" });
+  assert.deepEqual(entries.map((e) => e.msg), ["MQTT error", "reconnected to MQTT broker", "MQTT error"]);
 });
 
 Deno.test("edit: values are range-checked by the register and command tables", () => {

@@ -19,6 +19,8 @@ export interface HoldInfo {
   at: number;
   /** Last time it changed (first sight counts). */
   changedAt: number;
+  /** The last update changed a value seen before. */
+  changed: boolean;
 }
 
 export interface DbusPath {
@@ -135,7 +137,8 @@ export function applyEvent(state: DashboardState, ev: TuiEvent, now: number): st
       ev.values.forEach((raw, i) => {
         const reg = ev.register + i;
         const old = state.holds.get(reg);
-        state.holds.set(reg, { raw, at: now, changedAt: old && old.raw === raw ? old.changedAt : now });
+        const changed = old !== undefined && old.raw !== raw;
+        state.holds.set(reg, { raw, at: now, changedAt: old && !changed ? old.changedAt : now, changed });
       });
       return undefined;
     }

@@ -264,7 +264,7 @@ function holdingsPane(v: ViewInput, body: number): Line[] {
     }
     const h = state.holds.get(reg);
     const at = reg === HOLD_ROWS[cursor];
-    const hot = h !== undefined && h.changedAt === h.at && now - h.at < 5000 && state.holds.size < 200;
+    const hot = h !== undefined && h.changed && now - h.changedAt < 5000;
     const name = findRegister("hold", reg)?.name ?? "";
     const rawText = h ? String(h.raw) : "—";
     const dec = h ? decodedHold(reg, h.raw) : "";
