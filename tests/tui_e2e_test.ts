@@ -57,7 +57,12 @@ async function world() {
 }
 
 /** The walk both sources share: inputs, a register write, a D-Bus write, resize, quit. */
-async function operate(t: TmuxSession, w: Awaited<ReturnType<typeof world>>, via: string) {
+async function operate(
+  t: TmuxSession,
+  w: Awaited<ReturnType<typeof world>>,
+  via: string,
+  beforeQuit?: () => Promise<void>,
+) {
   // live values: the header says what is connected, inputs arrive (the console asks for them at start)
   let screen = await t.waitFor(
     (s) => s.includes("inverter online") && /Battery voltage\s+\d+(\.\d)? V/.test(s),
@@ -103,6 +108,7 @@ async function operate(t: TmuxSession, w: Awaited<ReturnType<typeof world>>, via
     ) &&
       lines[1].includes("1 inputs");
   }, "80×24 frame with the header");
+  await beforeQuit?.();
   await t.keys("q");
   await until(async () => (await t.exitCode()) !== undefined, "tui exit", 10000);
   assert.equal(await t.exitCode(), 0, await t.stderr());
@@ -118,12 +124,25 @@ Deno.test("tui --via mqtt against serve, the simulators and mosquitto", async ()
   try {
     serve = spawnCli(["-c", cfg.path, "serve"]);
     await serve.waitFor((l) => l.includes("Venus bridge running"));
-    t = await startTmux(tuiArgv(cfg.path), { columns: 120, rows: 36 }, {
+    const term = t = await startTmux(tuiArgv(cfg.path), { columns: 120, rows: 36 }, {
       NO_COLOR: "1",
       TERM: "xterm-256color",
     });
-    await operate(t, w, "mqtt");
-    await sub.waitFor((l) => l === "octolux/hold/65 42");
+    await operate(term, w, "mqtt", async () => {
+      await sub.waitFor((l) => l === "octolux/hold/65 42");
+      // the broker goes away: STALE in the header, one log line however many retries fail
+      await mosq.kill();
+      await term.waitFor((s) => /^ STALE: broker lost [3-9] s ago/.test(s), "stale header, 3 s of retries");
+      await mosq.restart();
+      await term.waitFor((s) => /^ess2mqtt │ broker up/.test(s), "broker back");
+      await term.keys("4");
+      const log = await term.waitFor((s) => s.includes("info  broker back"), "log pane");
+      const lines = log.split("\n");
+      assert.deepEqual(lines.filter((l) => / warn /.test(l)).map((l) => l.slice(9, 26)), [
+        "warn  broker lost",
+      ]);
+      await term.keys("1");
+    });
   } finally {
     await t?.stop();
     await serve?.stop();

@@ -59,7 +59,7 @@ export async function runTui({ config, signal, via }: TuiOptions): Promise<"quit
     await source.start((ev) => {
       const note = store.apply(ev);
       if (note) {
-        if (note.endsWith("lost")) logger.warn(note);
+        if (note.includes(" lost")) logger.warn(note);
         else logger.info(note);
       }
     });

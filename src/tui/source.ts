@@ -25,14 +25,20 @@ export interface TuiSource {
   stop(): Promise<void>;
 }
 
-/** A logger wrapper that drops an entry equal to the one before it (one line per state change, not per retry). */
+/**
+ * A logger wrapper for links that retry: a warning or error already logged since the last info line (a
+ * state change such as "reconnected") is dropped — one line per state change, not one per retry.
+ */
 export function dedupLogger(inner: Logger): Logger {
-  let last = "";
+  const seen = new Set<string>();
   const make = (l: Logger): Logger => {
     const emit = (level: "debug" | "info" | "warn" | "error") => (msg: string, fields?: LogFields) => {
-      const k = `${level} ${msg} ${JSON.stringify(fields ?? {})}`;
-      if (k === last) return;
-      last = k;
+      if (level === "info") seen.clear();
+      else if (level !== "debug") {
+        const k = `${level} ${msg} ${JSON.stringify(fields ?? {})}`;
+        if (seen.has(k)) return;
+        seen.add(k);
+      }
       l[level](msg, fields);
     };
     return {
@@ -44,4 +50,31 @@ export function dedupLogger(inner: Logger): Logger {
     };
   };
   return make(inner);
+}
+
+/**
+ * A logger for a link whose state the console shows itself (the MQTT links): warnings and errors — one per
+ * retry — are kept as the link's last problem (shown in the one "lost" line) and logged at debug only.
+ */
+export function quietLinkLogger(inner: Logger): { logger: Logger; lastProblem(): string | undefined } {
+  let last: string | undefined;
+  const make = (l: Logger): Logger => {
+    const keep = (msg: string, fields?: LogFields) => {
+      const err = fields?.error;
+      if (err !== undefined) last = `${msg}: ${err instanceof Error ? err.message : String(err)}`;
+      else last ??= msg;
+      l.debug(msg, fields);
+    };
+    return {
+      debug: (m, f) => l.debug(m, f),
+      info: (m, f) => {
+        last = undefined; // (re)connected: a new outage starts afresh
+        l.info(m, f);
+      },
+      warn: keep,
+      error: keep,
+      child: (f: LogFields) => make(l.child(f)),
+    };
+  };
+  return { logger: make(inner), lastProblem: () => last };
 }

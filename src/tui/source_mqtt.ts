@@ -10,7 +10,7 @@ import { redactUri } from "../mqtt/topic.ts";
 import { MqttRegisterTransport } from "../bridges/mqtt_register_transport.ts";
 import type { RegisterTransport } from "../lxp/transport.ts";
 import { mqttEvents, type TuiEvent } from "./state.ts";
-import { dedupLogger, type TuiSource } from "./source.ts";
+import { quietLinkLogger, type TuiSource } from "./source.ts";
 
 export interface MqttSourceOptions {
   config: Config;
@@ -33,12 +33,15 @@ export class MqttSource implements TuiSource {
   private sentFilters = "";
   private timers: ReturnType<typeof setInterval>[] = [];
   private lastKeepalive = 0;
+  private lastProblem: () => string | undefined;
 
   constructor(private o: MqttSourceOptions, private logger: Logger) {
     const opts = mqttLinkOptions(o.config.mqtt, { clientIdSuffix: "_tui", uri: o.uri });
     this.where = redactUri(opts.uri);
     this.prefix = o.config.mqtt.prefix;
-    this.link = new MqttLink(opts, dedupLogger(logger.child({ component: "mqtt" })));
+    const quiet = quietLinkLogger(logger.child({ component: "mqtt" }));
+    this.lastProblem = quiet.lastProblem;
+    this.link = new MqttLink(opts, quiet.logger);
   }
 
   async start(emit: (ev: TuiEvent) => void): Promise<void> {
@@ -61,12 +64,12 @@ export class MqttSource implements TuiSource {
       link: mqttLinkOptions(this.o.config.mqtt, { clientIdSuffix: "_tui_cmd", uri: this.o.uri }),
       prefix: this.prefix,
       timeoutMs,
-    }, dedupLogger(this.logger.child({ component: "mqtt_cmd" })));
+    }, quietLinkLogger(this.logger.child({ component: "mqtt_cmd" })).logger);
     let up = true;
     this.timers.push(setInterval(() => {
       if (this.link.connected !== up) {
         up = this.link.connected;
-        emit({ kind: "link", link: "broker", up });
+        emit({ kind: "link", link: "broker", up, detail: up ? undefined : this.lastProblem() });
         if (up) this.sendKeepalive(true);
       }
       if (Date.now() - this.lastKeepalive >= (this.o.keepaliveMs ?? 25_000)) this.sendKeepalive(true);

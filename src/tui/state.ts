@@ -62,7 +62,8 @@ export interface DashboardState {
 }
 
 export type TuiEvent =
-  | { kind: "link"; link: LinkName; up: boolean }
+  /** detail: why it went down (the link's last error), for the log line. */
+  | { kind: "link"; link: LinkName; up: boolean; detail?: string }
   | { kind: "inputs"; block: InputBlock; json: Record<string, number> }
   | { kind: "hold"; register: number; values: number[] }
   | { kind: "dbusValue"; service: string; path: string; json: unknown; invalid?: boolean }
@@ -118,7 +119,7 @@ export function applyEvent(state: DashboardState, ev: TuiEvent, now: number): st
       const was = info.state;
       state.links[ev.link] = { state: next, since: now };
       if (was === "unknown" && next === "up") return undefined;
-      return `${ev.link} ${next === "up" ? "back" : "lost"}`;
+      return next === "up" ? `${ev.link} back` : `${ev.link} lost${ev.detail ? ` (${ev.detail})` : ""}`;
     }
     case "inputs": {
       state.messages++;
