@@ -69,9 +69,15 @@ async function operate(
     "header and live inputs",
   );
   assert.match(screen, new RegExp(`via ${via}`));
+  // colours unless NO_COLOR (the mqtt run sets it): SGR 30–37/90–97 or 38;… foreground codes
+  const colour = /\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38)[;m]/.test(await t.captureStyled());
+  assert.equal(colour, via === "direct", `colours ${colour ? "present" : "absent"} with via ${via}`);
   // holdings: the discharge rate through its command key, range-checked, confirmed
   await t.keys("2");
   await t.waitFor((s) => s.includes("reg name"), "holdings pane");
+  await t.keys("r");
+  await t.waitFor((s) => s.includes("OK: registers 0–239 read"), "all holding registers read");
+  await t.waitFor((s) => /^ +21 Function enable bits +\d+ 0x[0-9A-F]{4} /m.test(s), "register 21 decoded");
   await t.keys("d");
   await t.waitFor((s) => s.includes("65 Discharge rate (0–100)"), "prompt");
   await t.type("150");
@@ -160,6 +166,7 @@ Deno.test("tui --via direct: the dongle and the bus without a broker", async () 
   try {
     t = await startTmux(tuiArgv(cfg.path, ["--via", "direct"]), { columns: 120, rows: 36 }, {
       TERM: "xterm-256color",
+      NO_COLOR: "",
     });
     await operate(t, w, "direct");
   } finally {

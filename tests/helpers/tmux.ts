@@ -6,6 +6,8 @@ import { until } from "./wait.ts";
 export interface TmuxSession {
   /** The screen as text lines (no colours). */
   capture(): Promise<string>;
+  /** The screen with its SGR escape sequences (colours, bold, inverse). */
+  captureStyled(): Promise<string>;
   /** Key names as tmux knows them ("Enter", "Down", "BSpace", "q"). */
   keys(...keys: string[]): Promise<void>;
   /** Literal text. */
@@ -42,7 +44,12 @@ export async function startTmux(
 ): Promise<TmuxSession> {
   const dir = await Deno.makeTempDir({ prefix: "ess2mqtt-tmux-" });
   const socket = `ess2mqtt-test-${crypto.randomUUID().slice(0, 8)}`;
-  const envs = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`).join(" ");
+  // an empty value unsets the variable (e.g. NO_COLOR inherited from the test runner)
+  const entries = Object.entries(env);
+  const envs = [
+    ...entries.filter(([, v]) => v === "").map(([k]) => `-u ${k}`),
+    ...entries.filter(([, v]) => v !== "").map(([k, v]) => `${k}=${quote(v)}`),
+  ].join(" ");
   const cmd = `env ${envs} ${argv.map(quote).join(" ")} 2>${dir}/stderr; echo $? > ${dir}/exit; sleep 600`;
   await tmux(
     socket,
@@ -60,6 +67,7 @@ export async function startTmux(
   );
   const s: TmuxSession = {
     capture: () => tmux(socket, "capture-pane", "-p", "-t", "t"),
+    captureStyled: () => tmux(socket, "capture-pane", "-p", "-e", "-t", "t"),
     keys: async (...keys) => void await tmux(socket, "send-keys", "-t", "t", ...keys),
     type: async (text) => void await tmux(socket, "send-keys", "-t", "t", "-l", "--", text),
     resize: async (columns, rows) =>
