@@ -9,7 +9,7 @@ import { InverterSimulator } from "../src/sim/inverter.ts";
 import { VenusSim } from "../src/sim/venus.ts";
 import { variantToJson } from "../src/venus/topics.ts";
 import { silentLogger } from "../src/log.ts";
-import { mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
+import { freePort, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
 import { startDbusDaemon } from "./helpers/dbus_daemon.ts";
 import { runCli, spawnCli, writeConfig } from "./helpers/cli.ts";
 import { startTmux, type TmuxSession } from "./helpers/tmux.ts";
@@ -118,6 +118,8 @@ async function operate(
   await t.keys("q");
   await until(async () => (await t.exitCode()) !== undefined, "tui exit", 10000);
   assert.equal(await t.exitCode(), 0, await t.stderr());
+  // the alternate screen is gone: the terminal shows what it showed before
+  assert.doesNotMatch(await t.capture(), /1 inputs/);
 }
 
 Deno.test("tui --via mqtt against serve, the simulators and mosquitto", async () => {
@@ -173,6 +175,28 @@ Deno.test("tui --via direct: the dongle and the bus without a broker", async () 
     await t?.stop();
     await cfg.remove();
     await w.stop();
+  }
+});
+
+Deno.test("tui --via direct with the dongle unreachable: STALE, one log line; Ctrl-C exits 130", async () => {
+  const port = freePort(); // nothing listens there
+  const cfg = await writeConfig(
+    `[lxp]\nhost = 127.0.0.1\nport = ${port}\nserial = 0123456789\ndatalog = BA12345678\nconnect_timeout = 1\n`,
+  );
+  const t = await startTmux(tuiArgv(cfg.path), { columns: 100, rows: 24 }, { TERM: "xterm-256color" });
+  try {
+    await t.waitFor((s) => /^ STALE: inverter offline [2-9] s ago/.test(s), "stale header after retries");
+    await t.keys("4");
+    const log = await t.waitFor((s) => s.includes("inverter lost"), "log pane");
+    const lines = log.split("\n").filter((l) => / (warn|error) /.test(l));
+    assert.equal(lines.filter((l) => l.includes("inverter lost (")).length, 1, lines.join("\n"));
+    await t.keys("C-c");
+    await until(async () => (await t.exitCode()) !== undefined, "tui exit", 10000);
+    assert.equal(await t.exitCode(), 130, await t.stderr());
+    assert.doesNotMatch(await t.capture(), /STALE/);
+  } finally {
+    await t.stop();
+    await cfg.remove();
   }
 });
 

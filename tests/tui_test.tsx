@@ -189,6 +189,8 @@ Deno.test("state: the bridges' topics fold into the state; a link change is note
   assert.equal(s.services.get("pvinverter/20")!.gone, true);
   fold(`N/${PORTAL}/pvinverter/20/Ac/Power`, '{"value": 5}'); // back
   assert.equal(s.services.get("pvinverter/20")!.gone, false);
+  assert.equal(applyEvent(s, { kind: "link", link: "dbus", up: false, absent: true }, 8000), undefined);
+  assert.equal(s.links.dbus.state, "n/a");
   applyEvent(s, { kind: "link", link: "broker", up: false }, 9000);
   assert.deepEqual(staleness(s), { lxp: true, dbus: true, why: "broker lost" });
 });

@@ -56,10 +56,14 @@ export class DirectSource implements TuiSource {
       }, dedupLogger(this.logger.child({ component: "lxp" })));
       this.client = client;
       this.offs.push(client.onLink((up) => emit({ kind: "link", link: "inverter", up })));
+      // a dongle that can't be reached at all never goes "down": a failed attempt says so
+      this.offs.push(client.onAttempt((error) => {
+        if (error !== null) emit({ kind: "link", link: "inverter", up: false, detail: error });
+      }));
       this.offs.push(client.onPacket((p) => this.onPacket(p)));
       this.registers = lxpClientTransport(client, () => client.stop());
       client.start(this.abort.signal);
-    } else emit({ kind: "link", link: "inverter", up: false });
+    } else emit({ kind: "link", link: "inverter", up: false, absent: true });
     const dbus = this.config.dbus;
     if (dbus) {
       const svcKey = (s: ServiceInfo) => `${s.type}/${s.instance}`;
@@ -96,7 +100,7 @@ export class DirectSource implements TuiSource {
       this.dbus = link;
       await link.start(this.abort.signal);
       emit({ kind: "link", link: "dbus", up: true });
-    }
+    } else emit({ kind: "link", link: "dbus", up: false, absent: true });
   }
 
   private onPacket(p: Packet) {

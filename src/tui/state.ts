@@ -62,8 +62,8 @@ export interface DashboardState {
 }
 
 export type TuiEvent =
-  /** detail: why it went down (the link's last error), for the log line. */
-  | { kind: "link"; link: LinkName; up: boolean; detail?: string }
+  /** detail: why it went down (the link's last error), for the log line; absent: not configured. */
+  | { kind: "link"; link: LinkName; up: boolean; detail?: string; absent?: boolean }
   | { kind: "inputs"; block: InputBlock; json: Record<string, number> }
   | { kind: "hold"; register: number; values: number[] }
   | { kind: "dbusValue"; service: string; path: string; json: unknown; invalid?: boolean }
@@ -114,6 +114,10 @@ export function applyEvent(state: DashboardState, ev: TuiEvent, now: number): st
   switch (ev.kind) {
     case "link": {
       const info = state.links[ev.link];
+      if (ev.absent) {
+        state.links[ev.link] = { state: "n/a", since: now };
+        return undefined;
+      }
       const next: LinkState = ev.up ? "up" : "down";
       if (info.state === next) return undefined;
       const was = info.state;
