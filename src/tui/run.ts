@@ -68,12 +68,19 @@ export async function runTui({ config, signal, via }: TuiOptions): Promise<"quit
     await source.stop();
     throw err;
   }
-  // ask for fresh data straight away; outcomes land in the log
-  if (source.registers) {
-    source.requestInputs().catch((err) =>
-      logger.warn("input request failed", { error: (err as Error).message })
-    );
-  }
+  // fresh inputs now and whenever the inverter is reachable again; outcomes land in the log
+  let inverterUp = false;
+  const onInverter = () => {
+    const up = store.state.links.inverter.state === "up";
+    if (up && !inverterUp && source.registers) {
+      source.requestInputs().catch((err) =>
+        logger.warn("input request failed", { error: (err as Error).message })
+      );
+    }
+    inverterUp = up;
+  };
+  const offInverter = store.subscribe(onInverter);
+  onInverter();
 
   let interrupted = false;
   const noColor = (Deno.env.get("NO_COLOR") ?? "") !== "";
@@ -99,6 +106,7 @@ export async function runTui({ config, signal, via }: TuiOptions): Promise<"quit
   } finally {
     signal.removeEventListener("abort", onAbort);
     offLog();
+    offInverter();
     await source.stop();
   }
   return interrupted ? "interrupted" : "quit";
