@@ -70,7 +70,8 @@ async function operate(
   );
   assert.match(screen, new RegExp(`via ${via}`));
   // colours unless NO_COLOR (the mqtt run sets it): SGR 30–37/90–97 or 38;… foreground codes
-  const colour = /\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38)[;m]/.test(await t.captureStyled());
+  const sgrColour = new RegExp(`${String.fromCharCode(27)}\\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38)[;m]`);
+  const colour = sgrColour.test(await t.captureStyled());
   assert.equal(colour, via === "direct", `colours ${colour ? "present" : "absent"} with via ${via}`);
   // holdings: the discharge rate through its command key, range-checked, confirmed
   await t.keys("2");
