@@ -84,7 +84,7 @@ export const COMMAND_KEYS: Readonly<Record<string, string>> = {
 
 export const HELP: readonly [string, string][] = [
   ["Tab 1–4", "switch pane: inputs, holdings, D-Bus, log"],
-  ["↑ ↓ PgUp PgDn Home End", "move the cursor / scroll"],
+  ["↑↓ PgUp/Dn", "move the cursor / scroll (Home, End: first, last)"],
   ["?", "this help (any key closes it)"],
   ["q", "quit (exit 0); Ctrl-C exits 130"],
   ["i", "inputs: request input blocks 1–3 now"],

@@ -93,7 +93,7 @@ function logPane(v: ViewInput, body: number): Line[] {
 }
 
 function helpLines(columns: number): Line[] {
-  const w = Math.min(24, Math.floor(columns / 3));
+  const w = columns < 100 ? 12 : 24;
   return [
     [seg("keys (any key closes this help)", { bold: true })],
     ...HELP.map(([k, d]): Line => [seg(padEnd(k, w), { bold: true, color: "cyan" }), seg(" " + d)]),
