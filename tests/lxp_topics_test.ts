@@ -360,17 +360,21 @@ Deno.test("config: [mqtt] topics = lxp-bridge defaults the prefix to lxp and nee
   );
 });
 
-Deno.test("tui state follows one named inverter: its topics, and the shared status", async () => {
-  const { applyMessage, emptyState } = await import("../src/tui/state.ts");
+Deno.test("tui state follows one named inverter: its topics and its entry of the status document", async () => {
+  const { applyEvent, emptyState, mqttEvents } = await import("../src/tui/state.ts");
   const enc = (s: string) => new TextEncoder().encode(s);
-  const base = named.state("inverter").slice(0, -"/inverter".length);
-  const state = emptyState(base, named.status);
-  applyMessage(state, "octolux/status", enc("online"));
-  applyMessage(state, "octolux/garage/inverter", enc("online"));
-  applyMessage(state, "octolux/garage/hold/65", enc("35"));
-  applyMessage(state, "octolux/house/hold/65", enc("99"));
-  assert.equal(state.bridge, "online");
-  assert.equal(state.inverter, "online");
-  assert.deepEqual([...state.holds], [[65, 35]]);
-  assert.equal(emptyState("octolux", "octolux/status").statusTopic, undefined);
+  const topics = { base: "octolux/garage", status: named.status, name: "garage" };
+  const state = emptyState("mqtt", "test", topics.base);
+  const feed = (topic: string, payload: string) => {
+    for (const ev of mqttEvents(topics, topic, enc(payload))) applyEvent(state, ev, 1000);
+  };
+  feed("octolux/status", '{"garage":"online","house":"inverter_offline"}');
+  assert.equal(state.links.inverter.state, "up");
+  feed("octolux/garage/hold/65", "35");
+  feed("octolux/house/hold/65", "99");
+  assert.deepEqual([...state.holds].map(([reg, h]) => [reg, h.raw]), [[65, 35]]);
+  feed("octolux/status", '{"garage":"inverter_offline"}');
+  assert.equal(state.links.inverter.state, "down");
+  feed("octolux/status", "offline"); // the last will
+  assert.equal(state.links.inverter.state, "down");
 });

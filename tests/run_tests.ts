@@ -9,6 +9,7 @@ const NEEDED: Record<string, string> = {
   "dbus-daemon": "dbus-daemon",
   "dbus-send": "dbus-bin",
   openssl: "openssl",
+  tmux: "tmux",
 };
 
 async function which(cmd: string): Promise<boolean> {

@@ -29,18 +29,25 @@ export function registerServeCommands(program: ProgramWithGlobals, ctx: CliConte
   program
     .command("tui")
     .description(
-      "interactive dashboard of inputs 1–3, holding registers and the D-Bus tree (from the broker of the config)",
+      "operator console: inputs, holding registers (read/write, named commands), the D-Bus tree (read/write)",
+    )
+    .addOption(
+      new Option(
+        "--via <source>",
+        "mqtt: the bridges' topics on [mqtt] uri (default when set); direct: the dongle and the bus themselves",
+      ).choices(["mqtt", "direct"] as const),
     )
     .option(INVERTER_FLAG, INVERTER_HELP)
     .addHelpText(
       "after",
-      "\nExamples:\n  $ ess2mqtt tui -c /etc/ess2mqtt.ini\n  $ ess2mqtt tui --inverter slave\n",
+      "\nExamples:\n  $ ess2mqtt tui -c /etc/ess2mqtt.ini\n  $ ess2mqtt tui -c /etc/ess2mqtt.ini --via direct\n" +
+        "  $ ess2mqtt tui --inverter garage\n",
     )
     .action(async (opts) => {
       const config = await ctx.loadConfig();
       const inverter = config.inverters.length ? chooseInverter(config, opts.inverter) : undefined;
-      const { runTui } = await import("../tui/run.tsx");
-      const outcome = await runTui({ config, signal: ctx.signal, inverter: inverter?.name ?? opts.inverter });
+      const { runTui } = await import("../tui/run.ts");
+      const outcome = await runTui({ config, signal: ctx.signal, via: opts.via, inverter });
       if (outcome === "interrupted") throw new CliError(ExitCode.interrupted, "interrupted");
     });
 

@@ -1,6 +1,6 @@
 // `deno task bench`: runs every benchmark and prints its figures (one JSON line each; run alone, each
 // script prints a table). Speed and memory targets live here, never in tests.
-// Pass names to run a subset: deno task bench codec read_hold lxp_bridge venus floor chaos
+// Pass names to run a subset: deno task bench codec read_hold lxp_bridge venus tui floor chaos
 // (chaos: the chaos soak, 10,000 commands or 10 minutes; CHAOS_COMMANDS / CHAOS_MINUTES override)
 
 import { runCodecBench } from "./lxp_codec_bench.ts";
@@ -32,6 +32,10 @@ const benches: Record<string, Bench> = {
       brokerRestartEveryS: 60,
     });
     return { ...figures, ...(false_ok_examples.length ? { false_ok_examples } : {}) };
+  },
+  tui: async () => {
+    const { runTuiBench } = await import("./tui_bench.ts");
+    return { ...(await runTuiBench()) };
   },
   floor: async () => {
     const { runWakeupFloorBench } = await import("./wakeup_floor_bench.ts");

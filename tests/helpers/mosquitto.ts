@@ -8,6 +8,8 @@ export interface Mosquitto {
   stop(): Promise<void>;
   /** Stop and start again on the same port (broker-restart tests). */
   restart(): Promise<void>;
+  /** Stop the broker but keep its config, for an outage; restart() brings it back. */
+  kill(): Promise<void>;
 }
 
 export function freePort(): number {
@@ -102,6 +104,7 @@ export async function startMosquitto(
       await kill();
       await launch();
     },
+    kill,
     stop: async () => {
       await kill();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
