@@ -3,7 +3,8 @@
 // The CLI, the demo and the TUI build on it. Heavy modules (mqtt.js, aedes, dbus-next) are imported
 // only when a service that needs them starts, so one-shot commands don't pay for them.
 
-import { type Config, type InverterConfig, type MqttConfig, splitDiscoveryPaths } from "./config.ts";
+import type { Config, InverterConfig, MqttConfig } from "./config.ts";
+import { splitDiscoveryPaths } from "./config_select.ts";
 import { type TopicLayout, topicLayout } from "./lxp/topics.ts";
 import type { Logger } from "./log.ts";
 import type { MqttLinkOptions } from "./mqtt/client.ts";

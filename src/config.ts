@@ -6,6 +6,8 @@
 
 // @ts-types="@types/ini"
 import ini from "ini";
+import { ConfigError } from "./config_error.ts";
+import { selectInverter, splitDiscoveryPaths } from "./config_select.ts";
 import { redactUri } from "./mqtt/topic.ts";
 import { checkBrokerUri, parseListen } from "./mqtt/address.ts";
 import { embeddedBrokerProblems } from "./mqtt/embedded.ts";
@@ -95,9 +97,6 @@ export interface FieldSpec {
 }
 
 /** `a/0/B/C, d/1/E` → ["a/0/B/C", "d/1/E"] (empty entries dropped). */
-export function splitDiscoveryPaths(text: string): string[] {
-  return text.split(",").map((p) => p.trim()).filter((p) => p !== "");
-}
 
 function checkDiscoveryPaths(text: string): string | undefined {
   for (const p of splitDiscoveryPaths(text)) {
@@ -329,8 +328,7 @@ export const CONFIG_SCHEMA: Record<
 
 export type SectionName = keyof typeof CONFIG_SCHEMA;
 
-import { ConfigError } from "./config_error.ts";
-export { ConfigError };
+export { ConfigError, selectInverter, splitDiscoveryPaths };
 
 const TRUE_WORDS = ["true", "yes", "on", "1"];
 const FALSE_WORDS = ["false", "no", "off", "0"];
@@ -423,26 +421,6 @@ function validateSection(
     else values[key] = spec.default;
   }
   return values;
-}
-
-/**
- * The inverter a one-shot command talks to: the one named, or the only one. An error message (listing the
- * known names) when the name is unknown, or when there are several and none was named.
- */
-export function selectInverter(config: Config, name?: string): InverterConfig | string | undefined {
-  const all = config.inverters;
-  const known = all.map((i) => i.name).filter((n) => n !== "");
-  if (name !== undefined) {
-    const hit = all.find((i) => i.name === name);
-    if (hit) return hit;
-    return known.length
-      ? `no inverter "${name}" in the config (known: ${known.join(", ")})`
-      : `no inverter "${name}": the config has ${
-        all.length ? "one unnamed [lxp] section" : "no [lxp] section"
-      }`;
-  }
-  if (all.length > 1) return `the config has ${all.length} inverters: give --inverter ${known.join("|")}`;
-  return all[0];
 }
 
 export interface ConfigSources {

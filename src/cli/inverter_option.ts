@@ -3,7 +3,7 @@
 // name, is a usage error listing the known names (exit 2).
 
 import type { Config, InverterConfig } from "../config.ts";
-import { selectInverter } from "../config.ts";
+import { selectInverter } from "../config_select.ts";
 import { CliError, ExitCode } from "./errors.ts";
 
 export const INVERTER_FLAG = "--inverter <name>";
