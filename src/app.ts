@@ -11,11 +11,6 @@ import type { MqttLinkOptions } from "./mqtt/client.ts";
 import { embeddedClientOptions } from "./mqtt/embedded.ts";
 import type { StartedEmbeddedBroker } from "./mqtt/broker.ts";
 
-/** The URI a client uses for the broker of a config: [mqtt] uri, else the embedded broker's listen address. */
-export function brokerUri(mqtt: MqttConfig): string {
-  return mqtt.uri || embeddedClientOptions(mqtt).uri;
-}
-
 export interface LinkPurpose {
   /** Overrides the broker URI (the embedded broker's actual address, or a --broker flag). */
   uri?: string;

@@ -378,7 +378,7 @@ function shown(spec: FieldSpec | undefined, raw: unknown): string {
 }
 
 /** An [lxp.NAME] name: it goes into topics (octolux/NAME/…) and env names (ESS2MQTT_LXP_NAME_HOST). */
-export function checkInverterName(name: string): string | undefined {
+function checkInverterName(name: string): string | undefined {
   if (!/^[A-Za-z0-9_-]+$/.test(name)) {
     return `an inverter name is letters, digits, _ and - only (got "${name}")`;
   }

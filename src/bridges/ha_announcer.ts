@@ -25,7 +25,7 @@ export interface HaAnnouncerOptions {
   settleMs?: number;
 }
 
-export const MIGRATE_PAYLOAD = '{"migrate_discovery":true}';
+const MIGRATE_PAYLOAD = '{"migrate_discovery":true}';
 
 const decoder = new TextDecoder();
 

@@ -84,7 +84,7 @@ export interface PollOptions {
 const decoder = new TextDecoder();
 
 /** Payloads of <prefix>/status. */
-export const STATUS_ONLINE = "online",
+const STATUS_ONLINE = "online",
   STATUS_INVERTER_OFFLINE = "inverter_offline",
   STATUS_OFFLINE = "offline";
 export type AvailabilityState = typeof STATUS_ONLINE | typeof STATUS_INVERTER_OFFLINE | typeof STATUS_OFFLINE;

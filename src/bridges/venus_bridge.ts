@@ -108,7 +108,7 @@ export interface VenusBridgeStats {
 const enc = new TextDecoder();
 
 /** The first non-loopback interface's MAC, lower-case hex without separators. */
-export function machineMac(): string | undefined {
+function machineMac(): string | undefined {
   try {
     const ifs = Deno.networkInterfaces()
       .filter((i) => i.name !== "lo" && i.mac && i.mac !== "00:00:00:00:00:00")

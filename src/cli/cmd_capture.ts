@@ -10,7 +10,7 @@ import { type CommonOpts, oneShotLogger, resolveLxpTarget } from "./one_shot.ts"
 import { waitForAbort } from "../app.ts";
 
 /** Reads and parses a capture file; a usage error (exit 2) names the file and the bad line. */
-export async function readCaptureFile(path: string) {
+async function readCaptureFile(path: string) {
   const { parseCapture } = await import("../lxp/capture.ts");
   let text: string;
   try {

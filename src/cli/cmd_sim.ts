@@ -7,7 +7,7 @@ import { parseChoice, parseInteger, parsePort, parseProbability, parseSeconds, p
 import { waitForAbort } from "../app.ts";
 
 /** The `sim` command group (created once; cmd_venus adds `sim venus`). */
-export function simGroup(program: ProgramWithGlobals): Command<any, any, any> {
+function simGroup(program: ProgramWithGlobals): Command<any, any, any> {
   return program.commands.find((c) => c.name() === "sim") ??
     program.command("sim").description("simulators for development and tests");
 }

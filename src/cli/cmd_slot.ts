@@ -36,7 +36,7 @@ function parseN(text: string): number {
 }
 
 /** The one JSON shape of a slot, for get and set alike. */
-export function slotDoc(kind: SlotKind, n: number, startRaw: number, endRaw: number) {
+function slotDoc(kind: SlotKind, n: number, startRaw: number, endRaw: number) {
   const slot: Slot = slotFromRegisters(startRaw, endRaw);
   const regs = slotRegisters(kind, n);
   return {

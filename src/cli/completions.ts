@@ -33,7 +33,7 @@ function walk(cmd: Command<any, any, any>, prefix: string, out: Node[]): void {
 const firstLine = (s: string) => s.split("\n")[0].replace(/'/g, "’");
 
 /** The completion script for `shell` of the command tree under `program`. */
-export function completionScript(program: Command<any, any, any>, shell: Shell): string {
+function completionScript(program: Command<any, any, any>, shell: Shell): string {
   const nodes: Node[] = [];
   walk(program, "", nodes);
   const globals = nodes[0].options.flatMap((o) => o.flags);

@@ -27,8 +27,6 @@ export class CliError extends Error {
   }
 }
 
-export const usageError = (message: string) => new CliError(ExitCode.usage, message);
-
 /**
  * The exit code for an error of any layer, or undefined for an unexpected one (a bug: exit 1 with its
  * stack). RangeError is what the pure parsers throw for a bad argument.
@@ -46,11 +44,4 @@ export function exitCodeFor(err: unknown): ExitCode | undefined {
   if (err instanceof TuiError) return ExitCode.usage;
   if (err instanceof RangeError) return ExitCode.usage;
   return undefined;
-}
-
-/** `err` as a CliError when its kind has an exit code; other errors unchanged. */
-export function toCliError(err: unknown): unknown {
-  if (err instanceof CliError) return err;
-  const code = exitCodeFor(err);
-  return code === undefined ? err : new CliError(code, (err as Error).message);
 }

@@ -15,7 +15,7 @@ import { registerCaptureCommands } from "./cmd_capture.ts";
 import { registerTimeCommands } from "./cmd_time.ts";
 import { registerCompletionCommand } from "./completions.ts";
 
-export function buildProgram(): { program: ProgramWithGlobals; ctx: Context } {
+function buildProgram(): { program: ProgramWithGlobals; ctx: Context } {
   const program = new Command()
     .name("ess2mqtt")
     .description("Bridge home energy-storage systems (LuxPower inverters, Victron Venus) to MQTT.")

@@ -65,7 +65,7 @@ async function defaultVia(opts: CommonOpts, ctx: CliContext): Promise<Via> {
   return chooseInverter(await ctx.loadConfig(), opts.inverter)?.host ? "lxp" : "mqtt";
 }
 
-export async function openTransport(
+async function openTransport(
   opts: CommonOpts,
   ctx: CliContext,
   logger: Logger,

@@ -65,7 +65,7 @@ export function localFields(d: Date): ClockFields {
 }
 
 /** Wall-clock fields as a number of seconds on a zone-less scale (for differences). */
-export function wallSeconds(f: ClockFields): number {
+function wallSeconds(f: ClockFields): number {
   return Date.UTC(f.year, f.month - 1, f.day, f.hour, f.minute, f.second) / 1000;
 }
 

@@ -124,7 +124,7 @@ function sensor(key: string, block: InputBlock, layout: TopicLayout): HaComponen
 }
 
 /** Every entity of the inverter, in order: sensors by block, switches, numbers, slots. */
-export function inverterComponents(layout: TopicLayout): HaComponent[] {
+function inverterComponents(layout: TopicLayout): HaComponent[] {
   const out: HaComponent[] = [];
   for (const block of [1, 2, 3, 4] as InputBlock[]) {
     for (const key of blockKeys(block)) {
@@ -205,7 +205,7 @@ export function inverterComponents(layout: TopicLayout): HaComponent[] {
  * or "offline"; with several ([lxp.NAME]) a JSON object {"NAME": "online" | "inverter_offline", …} while
  * the bridge runs, "offline" when it is gone.
  */
-export function inverterAvailability(layout: TopicLayout, name?: string): HaAvailability {
+function inverterAvailability(layout: TopicLayout, name?: string): HaAvailability {
   // lxp-bridge topics keep lxp-bridge's plain LWT (online/offline) whatever the number of inverters
   const template = name && layout.layout === "octolux"
     ? `{{ 'online' if value_json is defined and value_json is mapping and value_json.get('${name}') == 'online' else 'offline' }}`
@@ -228,7 +228,7 @@ export function inverterDeviceId(datalog: string, serial?: string): string {
     : `ess2mqtt_${datalog.toLowerCase()}`;
 }
 
-export function inverterDeviceSpec(o: DiscoveryOptions): HaDeviceSpec {
+function inverterDeviceSpec(o: DiscoveryOptions): HaDeviceSpec {
   const id = inverterDeviceId(o.datalog, o.name ? o.serial : undefined);
   const layout = o.layout ?? topicLayout({ layout: "octolux", prefix: o.prefix, datalog: o.datalog });
   return {

@@ -51,9 +51,9 @@ export function exceptionText(code: number): string {
 /** Largest frame-length field (total − 6) the splitter accepts before treating a header as garbage. */
 export const MAX_FRAME_LENGTH = 1024;
 /** Smallest frame-length field (the heartbeat's 13). */
-export const MIN_FRAME_LENGTH = 13;
+const MIN_FRAME_LENGTH = 13;
 /** At most this many registers fit in one read reply / write-multi request (byte count is a u8). */
-export const MAX_REGISTERS = 127;
+const MAX_REGISTERS = 127;
 
 export interface Heartbeat {
   kind: "heartbeat";

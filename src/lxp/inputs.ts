@@ -305,14 +305,6 @@ export function inputKeyUnit(key: string): string {
   return DEF_BY_KEY.get(key)?.unit ?? "";
 }
 
-/** The block (1–4) whose JSON carries `key`. */
-export function inputKeyBlock(key: string): InputBlock | undefined {
-  for (const [block, fields] of Object.entries(BLOCK_FIELDS)) {
-    if (fields.some((f) => f.key === key)) return Number(block) as InputBlock;
-  }
-  return undefined;
-}
-
 /**
  * What describes a key of the inputs JSON (name, unit, Home Assistant classes, icon, diagnostic): the
  * derived-key entry for sums and differences, else the register-table entry; undefined for unknown keys.

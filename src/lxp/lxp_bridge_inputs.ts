@@ -116,7 +116,7 @@ export const LXP_BRIDGE_KEYS: Readonly<Record<InputBlock, readonly string[]>> = 
 const DERIVED = new Set(["p_pv", "p_battery", "p_grid", "e_pv_day", "e_pv_all"]);
 
 /** One block's lxp-bridge JSON from the registers of a reply starting at `start` (which must cover it). */
-export function lxpBridgeBlock(
+function lxpBridgeBlock(
   block: InputBlock,
   start: number,
   values: readonly number[],

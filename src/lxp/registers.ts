@@ -493,7 +493,7 @@ export interface DerivedInputDef {
   diagnostic?: boolean;
 }
 
-export const DERIVED_INPUTS: readonly DerivedInputDef[] = [
+const DERIVED_INPUTS: readonly DerivedInputDef[] = [
   { key: "p_pv", name: "PV power", unit: "W", deviceClass: "power", stateClass: "measurement" },
   {
     key: "e_pv_day",
@@ -561,7 +561,7 @@ export function findByKey(bank: "input" | "hold", key: string): RegisterDef | un
 }
 
 /** The raw (unscaled) value: byte selection, 32-bit joining (low word first), sign. */
-export function rawValue(def: RegisterDef, words: number[]): number {
+function rawValue(def: RegisterDef, words: number[]): number {
   let raw: number;
   if (def.words === 2) {
     raw = (words[0] & 0xffff) + (words[1] & 0xffff) * 65536;

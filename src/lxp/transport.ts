@@ -29,7 +29,7 @@ export interface RegisterTransport {
 }
 
 /** writeSlot over plain register writes (the LXP path; the MQTT path asks the bridge to do the same). */
-export async function writeSlotRegisters(
+async function writeSlotRegisters(
   t: Pick<RegisterTransport, "writeHold" | "readHold">,
   kind: string,
   n: number,

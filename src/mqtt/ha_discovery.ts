@@ -11,7 +11,6 @@
 import { SUPPORT_URL, VERSION } from "../version.ts";
 
 export type DiscoveryMode = "device" | "entity";
-export const DISCOVERY_MODES: readonly DiscoveryMode[] = ["device", "entity"];
 
 export interface DiscoveryMessage {
   topic: string;
@@ -53,7 +52,7 @@ export interface HaDeviceSpec {
 
 /** The origin block: who published the discovery message. */
 /** The origin of every config; the support URL only where the build names its repository. */
-export const ORIGIN: Readonly<{ name: string; sw_version: string; support_url?: string }> = SUPPORT_URL
+const ORIGIN: Readonly<{ name: string; sw_version: string; support_url?: string }> = SUPPORT_URL
   ? { name: "ess2mqtt", sw_version: VERSION, support_url: SUPPORT_URL }
   : { name: "ess2mqtt", sw_version: VERSION };
 
@@ -62,12 +61,12 @@ function entityIds(id: string, c: HaComponent) {
 }
 
 /** The device config topic. */
-export function deviceConfigTopic(discoveryPrefix: string, id: string): string {
+function deviceConfigTopic(discoveryPrefix: string, id: string): string {
   return `${discoveryPrefix}/device/${id}/config`;
 }
 
 /** The per-entity config topic. */
-export function entityConfigTopic(discoveryPrefix: string, id: string, c: HaComponent): string {
+function entityConfigTopic(discoveryPrefix: string, id: string, c: HaComponent): string {
   return `${discoveryPrefix}/${c.platform}/${id}/${c.key}/config`;
 }
 

@@ -15,11 +15,6 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-/** True when a topic name contains a wildcard (not allowed in PUBLISH topics we act on). */
-export function hasWildcard(topic: string): boolean {
-  return topic.includes("+") || topic.includes("#");
-}
-
 /** Redact the password of a URI (`mqtt://user:secret@host` → `mqtt://user:***@host`) for logs. */
 export function redactUri(uri: string): string {
   return uri.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, "$1***@");

@@ -91,7 +91,7 @@ function generic(o: {
 }
 
 /** The realistic base system (spec §7). */
-export function baseServices(portalId: string): SimServiceDef[] {
+function baseServices(portalId: string): SimServiceDef[] {
   return [
     {
       name: "com.victronenergy.system",
@@ -221,10 +221,10 @@ export function baseServices(portalId: string): SimServiceDef[] {
   ];
 }
 
-export const LOAD_PATHS_PER_SERVICE = 200;
+const LOAD_PATHS_PER_SERVICE = 200;
 
 /** Load-test service k (0-based): 11 generic paths + 189 data paths = 200 paths. */
-export function loadService(k: number): SimServiceDef {
+function loadService(k: number): SimServiceDef {
   const items: Record<string, SimItem> = generic({
     instance: 1000 + k,
     productId: 0xfffe,
@@ -238,7 +238,7 @@ export function loadService(k: number): SimServiceDef {
   return { name: `com.victronenergy.loadtest.s${String(k).padStart(3, "0")}`, items };
 }
 
-export function misbehavingService(): SimServiceDef {
+function misbehavingService(): SimServiceDef {
   return {
     name: "com.victronenergy.meteo.misbehaving",
     misbehaving: true,
@@ -252,7 +252,7 @@ export function misbehavingService(): SimServiceDef {
 const UNKNOWN_OBJECT = "org.freedesktop.DBus.Error.UnknownObject";
 const UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod";
 
-export class SimService {
+class SimService {
   readonly name: string;
   readonly items = new Map<string, SimItem>();
   private rb?: RawBus;
@@ -555,7 +555,7 @@ export interface RateResult {
 export const PVINVERTER = "com.victronenergy.pvinverter.cgwacs_ttyUSB0_mb1";
 
 /** Epoch milliseconds with sub-millisecond resolution (comparable across processes on one machine). */
-export function nowEpochMs(): number {
+function nowEpochMs(): number {
   return performance.timeOrigin + performance.now();
 }
 

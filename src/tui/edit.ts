@@ -8,7 +8,7 @@ import { findRegister, formatValue, type RegisterDef, scaledValue, slotRaw } fro
 export type Parsed = { ok: true; raw: number; text: string } | { ok: false; error: string };
 
 /** The command of the command table that writes the whole register, if any. */
-export function intCommandFor(register: number): CommandDef | undefined {
+function intCommandFor(register: number): CommandDef | undefined {
   return COMMANDS.find((c) => c.register === register && c.value.kind === "int");
 }
 

@@ -73,7 +73,7 @@ export interface KeyInfo {
 }
 
 /** Keys of the named commands (holdings pane), one per entry of the command table. */
-export const COMMAND_KEYS: Readonly<Record<string, string>> = {
+const COMMAND_KEYS: Readonly<Record<string, string>> = {
   ac_charge: "a",
   forced_discharge: "f",
   charge_priority: "p",

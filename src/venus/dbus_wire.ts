@@ -12,7 +12,7 @@ import { Buffer } from "node:buffer";
 const { Variant } = dbus;
 
 /** The spec's maximum message size (2^27). */
-export const MAX_MESSAGE_BYTES = 134217728;
+const MAX_MESSAGE_BYTES = 134217728;
 
 export const MESSAGE_TYPE = { methodCall: 1, methodReturn: 2, error: 3, signal: 4 } as const;
 

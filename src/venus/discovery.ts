@@ -88,7 +88,7 @@ export function unitFromText(text: string): string {
 }
 
 /** "system/0/Dc/Battery/Soc" → "system_0_dc_battery_soc". */
-export function venusEntityKey(item: string): string {
+function venusEntityKey(item: string): string {
   return item.toLowerCase().replace(/[^a-z0-9]+/g, "_");
 }
 
@@ -127,7 +127,7 @@ export function venusDeviceId(portal: string): string {
   return `ess2mqtt_venus_${portal.toLowerCase().replace(/[^a-z0-9]+/g, "_")}`;
 }
 
-export function venusDeviceSpec(o: VenusDiscoveryOptions): HaDeviceSpec {
+function venusDeviceSpec(o: VenusDiscoveryOptions): HaDeviceSpec {
   // The bridge process is up unless <prefix>/status says "offline" (it may also say "inverter_offline" or
   // carry several inverters' JSON document: the LuxPower side's concern, not the Venus items').
   const status = {

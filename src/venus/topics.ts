@@ -43,7 +43,7 @@ export function deviceInstanceOf(v: DbusVariant | undefined): number {
 }
 
 /** Items neither Victron bridge ever publishes (spec §1 "Blocked"), by service type → paths. */
-export const BLOCKED_ITEMS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+const BLOCKED_ITEMS: Readonly<Record<string, readonly string[]>> = Object.freeze({
   vebus: Object.freeze(["/Interfaces/Mk2/Tunnel"]),
   paygo: Object.freeze(["/LVD/Threshold"]),
 });

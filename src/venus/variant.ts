@@ -268,9 +268,6 @@ function textOf(t: SigNode, x: unknown): string {
 
 const INT32_MIN = -2147483648, INT32_MAX = 2147483647;
 
-/** The invalid value: an empty int32 array. */
-export const INVALID_VARIANT: DbusVariant = Object.freeze({ signature: "ai", value: Object.freeze([]) });
-
 /**
  * JSON → variant (spec §2): integer → int32 if it fits, else int64 (as bigint), else double; other numbers →
  * double; boolean → b; string → s; null → empty `ai` (invalid); arrays → typed arrays when homogeneous
