@@ -8,6 +8,7 @@ import { splitDiscoveryPaths } from "./config_select.ts";
 import { type TopicLayout, topicLayout } from "./lxp/topics.ts";
 import type { Logger } from "./log.ts";
 import type { MqttLinkOptions } from "./mqtt/client.ts";
+import type { LxpClientOptions } from "./lxp/client.ts";
 import { embeddedClientOptions } from "./mqtt/embedded.ts";
 import type { StartedEmbeddedBroker } from "./mqtt/broker.ts";
 
@@ -110,17 +111,7 @@ export async function startServices(config: Config, logger: Logger, signal: Abor
       const log = lxp.name ? logger.child({ inverter: lxp.name }) : logger;
       const { LxpClient } = await import("./lxp/client.ts");
       const { LxpBridge } = await import("./bridges/lxp_bridge.ts");
-      const client = new LxpClient({
-        host: lxp.host,
-        port: lxp.port,
-        datalog: lxp.datalog,
-        serial: lxp.serial,
-        connectTimeoutMs: lxp.connect_timeout * 1000,
-        // half the command's time at most, so a write whose echo is lost can still be read back
-        requestTimeoutMs: Math.min(lxp.command_timeout / 2, 5) * 1000,
-        silenceTimeoutMs: lxp.silence_timeout * 1000,
-        heartbeatEcho: lxp.heartbeats,
-      }, log);
+      const client = new LxpClient(lxpClientOptions(lxp), log);
       const bridge = new LxpBridge({
         prefix,
         layout: layouts[i],
@@ -197,6 +188,21 @@ export function inverterLayout(config: Config, inverter: InverterConfig): TopicL
     name: inverter.name,
     datalog: inverter.datalog,
   });
+}
+
+/** The long-running link to one dongle (serve, the TUI's direct mode): reconnects, watchdog, retries. */
+export function lxpClientOptions(lxp: InverterConfig): LxpClientOptions {
+  return {
+    host: lxp.host,
+    port: lxp.port,
+    datalog: lxp.datalog,
+    serial: lxp.serial,
+    connectTimeoutMs: lxp.connect_timeout * 1000,
+    // half the command's time at most, so a write whose echo is lost can still be read back
+    requestTimeoutMs: Math.min(lxp.command_timeout / 2, 5) * 1000,
+    silenceTimeoutMs: lxp.silence_timeout * 1000,
+    heartbeatEcho: lxp.heartbeats,
+  };
 }
 
 /** Resolves when `signal` aborts (at once when it already has). */

@@ -82,6 +82,7 @@ export function registerCaptureCommands(program: ProgramWithGlobals, ctx: CliCon
       const logger = oneShotLogger(ctx.logger(), ctx.verbose);
       const { WireCutter, captureLine } = await import("../lxp/capture.ts");
       const { LxpClient } = await import("../lxp/client.ts");
+      const { oneShotClientOptions } = await import("../lxp/transport.ts");
       let out: Deno.FsFile;
       try {
         out = await Deno.open(file, { write: true, create: true, truncate: true });
@@ -98,16 +99,7 @@ export function registerCaptureCommands(program: ProgramWithGlobals, ctx: CliCon
           frames++;
         }
       };
-      const client = new LxpClient({
-        host: target.host,
-        port: target.port,
-        datalog: target.datalog,
-        serial: target.serial,
-        connectTimeoutMs: target.connectTimeoutMs,
-        requestTimeoutMs: target.timeoutMs,
-        retries: 0,
-        heartbeatEcho: target.heartbeats,
-      }, logger);
+      const client = new LxpClient(oneShotClientOptions(target), logger);
       client.onWire((dir, bytes) => write(dir, cutters[dir].push(bytes)));
       client.start(ctx.signal);
       try {

@@ -4,7 +4,7 @@
 // (LxpError: unreachable/timeout → exit 4, exception/mismatch → exit 6), so output never depends on the path.
 
 import type { Logger } from "../log.ts";
-import { LxpClient } from "./client.ts";
+import { LxpClient, type LxpClientOptions } from "./client.ts";
 import { BLOCK_SIZE, BLOCK_START, type InputBlock, inputsJson } from "./inputs.ts";
 import { CLOCK_REGISTER, type ClockFields, encodeClock } from "./clock.ts";
 import { encodeSlotTime, findSlotKind, type Slot, slotRegisters } from "./slots.ts";
@@ -60,9 +60,9 @@ export interface LxpTarget {
   heartbeats: boolean;
 }
 
-/** A one-shot LXP link: connects (failing fast when refused), no read retries, no silence watchdog. */
-export async function openLxpTransport(target: LxpTarget, logger: Logger): Promise<RegisterTransport> {
-  const client = new LxpClient({
+/** The options of a one-shot link: no read retries, no silence watchdog, the target's timeouts. */
+export function oneShotClientOptions(target: LxpTarget): LxpClientOptions {
+  return {
     host: target.host,
     port: target.port,
     datalog: target.datalog,
@@ -72,7 +72,12 @@ export async function openLxpTransport(target: LxpTarget, logger: Logger): Promi
     retries: 0,
     silenceTimeoutMs: 0,
     heartbeatEcho: target.heartbeats,
-  }, logger);
+  };
+}
+
+/** A one-shot LXP link: connects (failing fast when refused), no read retries, no silence watchdog. */
+export async function openLxpTransport(target: LxpTarget, logger: Logger): Promise<RegisterTransport> {
+  const client = new LxpClient(oneShotClientOptions(target), logger);
   client.start();
   try {
     await client.waitConnected(target.connectTimeoutMs, true);

@@ -3,6 +3,7 @@
 // replies) and every D-Bus change becomes a TuiEvent.
 
 import type { Config } from "../config.ts";
+import { lxpClientOptions } from "../app.ts";
 import type { Logger } from "../log.ts";
 import { LxpClient } from "../lxp/client.ts";
 import { FN_READ_HOLD, FN_READ_INPUT, FN_WRITE_SINGLE, type Packet } from "../lxp/frame.ts";
@@ -44,16 +45,10 @@ export class DirectSource implements TuiSource {
     this.emit = emit;
     const lxp = this.config.lxp;
     if (lxp) {
-      const client = new LxpClient({
-        host: lxp.host,
-        port: lxp.port,
-        datalog: lxp.datalog,
-        serial: lxp.serial,
-        connectTimeoutMs: lxp.connect_timeout * 1000,
-        requestTimeoutMs: Math.min(lxp.command_timeout, 5) * 1000,
-        silenceTimeoutMs: lxp.silence_timeout * 1000,
-        heartbeatEcho: lxp.heartbeats,
-      }, dedupLogger(this.logger.child({ component: "lxp" })));
+      const client = new LxpClient(
+        lxpClientOptions(lxp),
+        dedupLogger(this.logger.child({ component: "lxp" })),
+      );
       this.client = client;
       this.offs.push(client.onLink((up) => emit({ kind: "link", link: "inverter", up })));
       // a dongle that can't be reached at all never goes "down": a failed attempt says so

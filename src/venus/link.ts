@@ -348,43 +348,32 @@ export class DbusLink implements VenusLink {
     let method: ServiceInfo["method"] = "GetItems";
     try {
       const rb = this.bus();
-      let ok = false;
-      try {
-        await rb.call(
-          { destination: owner, path: "/", iface: BUS_ITEM, member: "GetItems" },
-          this.timeout,
-          (reply) => {
-            const r = itemsFromGetItems(reply.body[0]);
+      // One way of reading every item at once; false when the service doesn't answer it (timeouts and a
+      // lost bus end the scan).
+      const readAll = async (
+        member: "GetItems" | "GetValue",
+        items: (body: unknown) => ReturnType<typeof itemsFromGetItems>,
+        fallback: string,
+      ): Promise<boolean> => {
+        try {
+          await rb.call({ destination: owner, path: "/", iface: BUS_ITEM, member }, this.timeout, (reply) => {
+            const r = items(reply.body[0]);
             if (!r.ok) throw new DbusCallError("BadReply", r.error);
             for (const [p, v] of r.value) st.items.set(p, v);
-          },
-        );
-        ok = true;
-      } catch (err) {
-        if (
-          err instanceof DbusCallError && (err.errorName === "Timeout" || err.errorName === "Disconnected")
-        ) throw err;
-        this.logger.debug("GetItems failed; trying GetValue on /", { service: name, error: errText(err) });
-      }
-      if (!ok && current()) {
-        method = "GetValue";
-        try {
-          await rb.call(
-            { destination: owner, path: "/", iface: BUS_ITEM, member: "GetValue" },
-            this.timeout,
-            (reply) => {
-              const r = itemsFromRootValue(reply.body[0]);
-              if (!r.ok) throw new DbusCallError("BadReply", r.error);
-              for (const [p, v] of r.value) st.items.set(p, v);
-            },
-          );
-          ok = true;
+          });
+          return true;
         } catch (err) {
           if (
             err instanceof DbusCallError && (err.errorName === "Timeout" || err.errorName === "Disconnected")
           ) throw err;
-          this.logger.debug("GetValue on / failed; introspecting", { service: name, error: errText(err) });
+          this.logger.debug(`${member} on / failed; ${fallback}`, { service: name, error: errText(err) });
+          return false;
         }
+      };
+      let ok = await readAll("GetItems", itemsFromGetItems, "trying GetValue on /");
+      if (!ok && current()) {
+        method = "GetValue";
+        ok = await readAll("GetValue", itemsFromRootValue, "introspecting");
       }
       if (!ok && current()) {
         method = "Introspect";
