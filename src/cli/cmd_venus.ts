@@ -1,34 +1,10 @@
-// Venus commands: `sim venus` (the simulated GX), `dbus list`, `dbus get <service> <path>`.
-// dbus-next and the simulator are imported inside the actions so other commands start fast.
+// Venus commands: `dbus list`, `dbus get <service> <path>` (`sim venus` is in cmd_sim.ts).
+// dbus-next is imported inside the actions so other commands start fast.
 
 import type { Command } from "@commander-js/extra-typings";
 import type { CliContext, ProgramWithGlobals } from "./context.ts";
 import { CliError, ExitCode } from "./errors.ts";
-
-function group(program: ProgramWithGlobals, name: string, description: string): Command<any, any, any> {
-  return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
-}
-
-function nonNegInt(flag: string, text: string, max = 1_000_000): number {
-  const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > max) {
-    throw new CliError(ExitCode.usage, `${flag} must be an integer 0..${max}, got "${text}"`);
-  }
-  return n;
-}
-
-function seconds(flag: string, text: string): number {
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n) || n < 0) {
-    throw new CliError(ExitCode.usage, `${flag} must be a number of seconds ≥ 0, got "${text}"`);
-  }
-  return n;
-}
-
-function waitForAbort(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((r) => signal.addEventListener("abort", () => r(), { once: true }));
-}
+import { parseSeconds } from "./args.ts";
 
 async function busAddress(ctx: CliContext, flag: string | undefined): Promise<string> {
   if (flag) return flag;
@@ -38,115 +14,7 @@ async function busAddress(ctx: CliContext, flag: string | undefined): Promise<st
 
 export function registerVenusCommands(program: ProgramWithGlobals, ctx: CliContext): void {
   // ---------------------------------------------------------------------------------------------
-  group(program, "sim", "simulators for development and tests")
-    .command("venus")
-    .description(
-      "run a simulated Victron GX: system, vebus (257), pvinverter (20), battery (512) and settings services on " +
-        "a D-Bus, until SIGINT/SIGTERM",
-    )
-    .option(
-      "--bus <address>",
-      "D-Bus address to register on (default: start a private dbus-daemon and print its address)",
-    )
-    .option("--portal-id <id>", "portal id = com.victronenergy.system /Serial", "e0ff50a097c0")
-    .option("--scale <n>", "extra load-test services with 200 paths each", "0")
-    .option("--tick <ms>", "period of the live value changes (0 = none)", "1000")
-    .option(
-      "--night <seconds>",
-      "pvinverter day/night cycle: off the bus for a quarter of every N seconds (0 = never)",
-      "120",
-    )
-    .option("--misbehaving", "add a service that never answers GetItems")
-    .option(
-      "--rate <n>",
-      "drive N changes per second over the load-test paths (needs --scale), values = send time in epoch ms",
-    )
-    .option("--duration <seconds>", "stop the --rate driver after this long (default: until interrupted)")
-    .option("--json", "print the bus address as JSON")
-    .addHelpText(
-      "after",
-      `
-Examples:
-  $ ess2mqtt sim venus                     # private dbus-daemon; prints its address for [dbus] address
-  $ ess2mqtt sim venus --scale 10 --rate 2000 --duration 30 --tick 0`,
-    )
-    .action(async (o) => {
-      const logger = ctx.logger().child({ component: "venus_sim" });
-      const scale = nonNegInt("--scale", o.scale, 1000);
-      const tickMs = nonNegInt("--tick", o.tick, 86_400_000);
-      const nightS = seconds("--night", o.night);
-      const rate = o.rate === undefined ? 0 : nonNegInt("--rate", o.rate, 1_000_000);
-      if (rate > 0 && scale === 0) throw new CliError(ExitCode.usage, "--rate needs --scale ≥ 1");
-      if (!/^[A-Za-z0-9_-]+$/.test(o.portalId)) {
-        throw new CliError(
-          ExitCode.usage,
-          `--portal-id must be letters, digits, _ or -, got "${o.portalId}"`,
-        );
-      }
-      const { VenusSim } = await import("../sim/venus.ts");
-      const { startDbusDaemon } = await import("../sim/dbus_daemon.ts");
-      let privateBus: Awaited<ReturnType<typeof startDbusDaemon>> | undefined;
-      let address = o.bus;
-      if (!address) {
-        try {
-          privateBus = await startDbusDaemon();
-        } catch (err) {
-          throw new CliError(
-            ExitCode.unexpected,
-            `cannot start a private dbus-daemon: ${(err as Error).message}`,
-          );
-        }
-        address = privateBus.address;
-      } else {
-        const { resolveBusAddress } = await import("../venus/bus.ts");
-        address = resolveBusAddress(address, (k) => Deno.env.get(k));
-      }
-      const sim = new VenusSim({
-        address,
-        portalId: o.portalId,
-        scale,
-        tickMs,
-        nightCycleMs: nightS * 1000,
-        misbehaving: o.misbehaving === true,
-        logger,
-      });
-      try {
-        await sim.start();
-      } catch (err) {
-        await sim.stop();
-        await privateBus?.stop();
-        throw new CliError(
-          ExitCode.deviceUnreachable,
-          `cannot register on D-Bus ${address}: ${(err as Error).message}`,
-        );
-      }
-      const printable = address.replace("\0", "@");
-      const json = o.json === true || ctx.json;
-      const text = json
-        ? JSON.stringify({ address: printable, portal_id: o.portalId, services: [...sim.services.keys()] })
-        : `bus ${printable}\nportal id ${o.portalId}, ${sim.services.size} services` +
-          (privateBus ? `\nuse: [dbus] address = ${printable}` : "");
-      Deno.stdout.writeSync(new TextEncoder().encode(text + "\n"));
-      if (rate > 0) {
-        const durationMs = o.duration === undefined ? Infinity : seconds("--duration", o.duration) * 1000;
-        void (async () => {
-          let left = durationMs;
-          while (!ctx.signal.aborted && left > 0) {
-            const chunk = Math.min(left, 5000);
-            const r = await sim.runRate(rate, chunk);
-            logger.info("sim: changes sent", { sent: r.sent, ms: Math.round(r.elapsedMs) });
-            left -= chunk;
-          }
-        })();
-      }
-      await waitForAbort(ctx.signal);
-      await sim.stop();
-      await privateBus?.stop();
-      Deno.exit(ExitCode.ok);
-    });
-
-  // ---------------------------------------------------------------------------------------------
-  const dbusGroup = group(program, "dbus", "one-shot D-Bus queries (Venus)");
+  const dbusGroup = program.command("dbus").description("one-shot D-Bus queries (Venus)");
   dbusGroup
     .command("list")
     .description("list the com.victronenergy services: type, instance, number of items")
@@ -164,7 +32,7 @@ Examples:
       const { DbusLink } = await import("../venus/link.ts");
       const address = await busAddress(ctx, o.bus);
       const link = new DbusLink(
-        { address, callTimeoutMs: seconds("--timeout", o.timeout) * 1000 },
+        { address, callTimeoutMs: parseSeconds("--timeout", o.timeout) * 1000 },
         ctx.logger(),
       );
       try {
@@ -227,7 +95,7 @@ Examples:
         throw new CliError(ExitCode.usage, `not a D-Bus object path (got "${path}")`);
       }
       const address = resolveBusAddress(await busAddress(ctx, o.bus), (k) => Deno.env.get(k));
-      const timeoutMs = seconds("--timeout", o.timeout) * 1000;
+      const timeoutMs = parseSeconds("--timeout", o.timeout) * 1000;
       let rb;
       try {
         rb = await RawBus.connect({ address, connectTimeoutMs: timeoutMs });

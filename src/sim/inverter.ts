@@ -32,6 +32,27 @@ import {
   type Packet,
   type TranslatedData,
 } from "../lxp/frame.ts";
+import { findByKey, REG21_BITS } from "../lxp/registers.ts";
+
+/** Holding registers the simulated inverter acts on, by their keys in the register table. */
+const hold = (key: string): number => {
+  const def = findByKey("hold", key);
+  if (!def) throw new Error(`sim: no holding register "${key}"`);
+  return def.register;
+};
+const bit = (key: string): number => REG21_BITS.find((b) => b.key === key)!.bit;
+const REG = {
+  funcEn: hold("func_en"),
+  chargePct: hold("charge_power_percent_cmd"),
+  dischargePct: hold("dischg_power_percent_cmd"),
+  acChargePct: hold("ac_charge_power_cmd"),
+  acChargeSocLimit: hold("ac_charge_soc_limit"),
+} as const;
+const BIT = {
+  acCharge: bit("ac_charge_en"),
+  forcedDischarge: bit("forced_discharge_en"),
+  chargePriority: bit("charge_priority_en"),
+} as const;
 
 export const HOLD_COUNT = 240;
 export const INPUT_COUNT = 160;
@@ -856,14 +877,14 @@ export class InverterSimulator {
     const load = Math.round(this.loadW);
 
     const soc = (this.socWh / this.capacityWh) * 100;
-    const bits = h[21];
-    const acCharge = (bits & (1 << 7)) !== 0;
-    const forcedDischarge = (bits & (1 << 10)) !== 0;
-    const chargePriority = (bits & (1 << 11)) !== 0;
-    const maxChg = 5000 * Math.min(100, h[64]) / 100;
-    const maxDis = 5000 * Math.min(100, h[65]) / 100;
-    const acRate = 5000 * Math.min(100, h[66]) / 100;
-    const acLimit = Math.min(100, h[67]);
+    const bits = h[REG.funcEn];
+    const acCharge = (bits & (1 << BIT.acCharge)) !== 0;
+    const forcedDischarge = (bits & (1 << BIT.forcedDischarge)) !== 0;
+    const chargePriority = (bits & (1 << BIT.chargePriority)) !== 0;
+    const maxChg = 5000 * Math.min(100, h[REG.chargePct]) / 100;
+    const maxDis = 5000 * Math.min(100, h[REG.dischargePct]) / 100;
+    const acRate = 5000 * Math.min(100, h[REG.acChargePct]) / 100;
+    const acLimit = Math.min(100, h[REG.acChargeSocLimit]);
     const cutoff = Math.max(0, Math.min(100, h[105] || 10));
 
     let charge = 0, discharge = 0, rec = 0;
