@@ -410,9 +410,12 @@ Deno.test("keys: D-Bus — expand, filter, write a JSON value with confirmation,
   }
 });
 
-Deno.test("keys: q quits, Ctrl-C interrupts", () => {
+Deno.test("keys: q quits, Ctrl-C interrupts, n asks for the next inverter", () => {
   const ctx = { state: sampleStore().state, visible: 10, logLength: 0 };
   assert.deepEqual(handleKey(initialUi(), "q", {}, ctx).effect, { kind: "quit" });
+  assert.deepEqual(handleKey({ ...initialUi(), pane: "holdings" }, "n", {}, ctx).effect, {
+    kind: "nextInverter",
+  });
   assert.deepEqual(handleKey(initialUi(), "c", { ctrl: true }, ctx).effect, { kind: "interrupt" });
   // q inside a prompt is text, not quit
   const prompt = handleKey({ ...initialUi(), pane: "holdings" }, "", { return: true }, ctx).ui;

@@ -1,7 +1,6 @@
 // Venus commands: `dbus list`, `dbus get <service> <path>` (`sim venus` is in cmd_sim.ts).
 // dbus-next is imported inside the actions so other commands start fast.
 
-import type { Command } from "@commander-js/extra-typings";
 import type { CliContext, ProgramWithGlobals } from "./context.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import { parseSeconds } from "./args.ts";

@@ -30,8 +30,10 @@ export interface DashboardProps {
   mono?: boolean;
   now?: () => number;
   minRedrawMs?: number;
-  /** q → "quit", Ctrl-C → "interrupt"; the app exits right after. */
-  onExit?: (how: "quit" | "interrupt") => void;
+  /** q → "quit", Ctrl-C → "interrupt", n → "next" (another inverter); the app exits right after. */
+  onExit?: (how: "quit" | "interrupt" | "next") => void;
+  /** Several inverters: n switches to the next one. */
+  canSwitchInverter?: boolean;
   /** The keep-alive filters for what is on screen (called when they change). */
   onKeepalive?: (filters: string[]) => void;
   initial?: Partial<UiState>;
@@ -66,7 +68,16 @@ function LineView({ line, mono }: { line: Line; mono: boolean }) {
 }
 
 export function Dashboard(props: DashboardProps) {
-  const { store, run, mono = false, now = Date.now, minRedrawMs = 100, onExit, onKeepalive } = props;
+  const {
+    store,
+    run,
+    mono = false,
+    now = Date.now,
+    minRedrawMs = 100,
+    onExit,
+    onKeepalive,
+    canSwitchInverter,
+  } = props;
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
   const win = useWindowSize();
@@ -117,6 +128,15 @@ export function Dashboard(props: DashboardProps) {
     if (!effect) return;
     if (effect.kind === "quit" || effect.kind === "interrupt") {
       onExit?.(effect.kind === "quit" ? "quit" : "interrupt");
+      exit();
+      return;
+    }
+    if (effect.kind === "nextInverter") {
+      if (!canSwitchInverter) {
+        setUi({ ...ui.current, status: { text: "one inverter configured: nothing to switch to" } });
+        return;
+      }
+      onExit?.("next");
       exit();
       return;
     }

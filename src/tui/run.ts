@@ -38,11 +38,27 @@ export function chooseVia(config: Config, via?: Via): Via {
   );
 }
 
-/** Runs the console until q (→ "quit") or Ctrl-C / the signal (→ "interrupted"). */
-export async function runTui({ config, signal, via, inverter }: TuiOptions): Promise<"quit" | "interrupted"> {
+/**
+ * Runs the console until q (→ "quit") or Ctrl-C / the signal (→ "interrupted"); with several inverters
+ * ([lxp.NAME]) `n` shows the next one (the console starts again on its topics or its dongle).
+ */
+export async function runTui(o: TuiOptions): Promise<"quit" | "interrupted"> {
   if (!Deno.stdin.isTerminal() || !Deno.stdout.isTerminal()) {
     throw new TuiError("no-terminal", "tui needs an interactive terminal (stdin and stdout must be a TTY)");
   }
+  const all = o.config.inverters;
+  let index = Math.max(0, all.indexOf(o.inverter ?? all[0]));
+  while (true) {
+    const outcome = await runOnce({ ...o, inverter: all[index] }, all.length > 1);
+    if (outcome !== "next") return outcome;
+    index = (index + 1) % all.length;
+  }
+}
+
+async function runOnce(
+  { config, signal, via, inverter }: TuiOptions,
+  canSwitchInverter: boolean,
+): Promise<"quit" | "interrupted" | "next"> {
   const chosen = chooseVia(config, via);
   // The log goes to the log pane, not over the screen.
   const sink = new LogSink({ level: "info", json: false, colour: false, write: () => {}, ringSize: 500 });
@@ -84,7 +100,7 @@ export async function runTui({ config, signal, via, inverter }: TuiOptions): Pro
   const offInverter = store.subscribe(onInverter);
   onInverter();
 
-  let interrupted = false;
+  let outcome: "quit" | "interrupted" | "next" = "quit";
   const noColor = (Deno.env.get("NO_COLOR") ?? "") !== "";
   // React's development build captures a stack per element: several times the CPU of the production one.
   if (!Deno.env.get("NODE_ENV")) Deno.env.set("NODE_ENV", "production");
@@ -94,12 +110,13 @@ export async function runTui({ config, signal, via, inverter }: TuiOptions): Pro
     run: effectRunner(source, store),
     mono: noColor,
     onExit: (how) => {
-      interrupted = how === "interrupt";
+      outcome = how === "interrupt" ? "interrupted" : how;
     },
+    canSwitchInverter,
     onKeepalive: (f) => source.setKeepalive(f),
   }, { exitOnCtrlC: false, alternateScreen: true, maxFps: 10, patchConsole: false });
   const onAbort = () => {
-    interrupted = true;
+    outcome = "interrupted";
     app.unmount();
   };
   signal.addEventListener("abort", onAbort, { once: true });
@@ -111,5 +128,5 @@ export async function runTui({ config, signal, via, inverter }: TuiOptions): Pro
     offInverter();
     await source.stop();
   }
-  return interrupted ? "interrupted" : "quit";
+  return outcome;
 }

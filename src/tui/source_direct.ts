@@ -35,7 +35,9 @@ export class DirectSource implements TuiSource {
 
   constructor(private config: Config, private logger: Logger) {
     const parts: string[] = [];
-    if (config.lxp) parts.push(`${config.lxp.host}:${config.lxp.port}`);
+    if (config.lxp) {
+      parts.push(`${config.lxp.name ? `${config.lxp.name} ` : ""}${config.lxp.host}:${config.lxp.port}`);
+    }
     if (config.dbus) parts.push(`D-Bus ${config.dbus.address}`);
     this.where = parts.join(" + ");
     this.prefix = config.mqtt.prefix;

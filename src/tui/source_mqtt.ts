@@ -42,7 +42,7 @@ export class MqttSource implements TuiSource {
 
   constructor(private o: MqttSourceOptions, private logger: Logger) {
     const opts = mqttLinkOptions(o.config.mqtt, { clientIdSuffix: "_tui", uri: o.uri });
-    this.where = redactUri(opts.uri);
+    this.where = redactUri(opts.uri) + (o.inverter?.name ? ` · ${o.inverter.name}` : "");
     this.layout = o.inverter
       ? inverterLayout(o.config, o.inverter)
       : topicLayout({ layout: "octolux", prefix: o.config.mqtt.prefix, datalog: "" });

@@ -13,6 +13,7 @@ export type Pane = (typeof PANES)[number];
 export type Effect =
   | { kind: "quit" }
   | { kind: "interrupt" }
+  | { kind: "nextInverter" }
   | { kind: "readInputs" }
   | { kind: "readHolds" }
   | { kind: "writeHold"; register: number; value: number; label: string }
@@ -87,6 +88,7 @@ export const HELP: readonly [string, string][] = [
   ["↑↓ PgUp/Dn", "move the cursor / scroll (Home, End: first, last)"],
   ["?", "this help (any key closes it)"],
   ["q", "quit (exit 0); Ctrl-C exits 130"],
+  ["n", "several inverters ([lxp.NAME]): show the next one"],
   ["i", "inputs: request input blocks 1–3 now"],
   ["r", "holdings: read registers 0–239 in blocks of 40"],
   ["Enter", "holdings: write the register under the cursor (value, then y/n)"],
@@ -210,6 +212,7 @@ export function handleKey(ui: UiState, input: string, key: KeyInfo, ctx: KeyCont
   }
   // normal mode
   if (input === "q") return { ui, effect: { kind: "quit" } };
+  if (input === "n") return { ui, effect: { kind: "nextInverter" } };
   if (input === "?") return { ui: { ...ui, mode: { kind: "help" } } };
   if (key.tab) return { ui: { ...ui, pane: PANES[(PANES.indexOf(ui.pane) + 1) % PANES.length] } };
   if (["1", "2", "3", "4"].includes(input)) return { ui: { ...ui, pane: PANES[Number(input) - 1] } };
