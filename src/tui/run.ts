@@ -104,6 +104,11 @@ async function runOnce(
   const noColor = (Deno.env.get("NO_COLOR") ?? "") !== "";
   // React's development build captures a stack per element: several times the CPU of the production one.
   if (!Deno.env.get("NODE_ENV")) Deno.env.set("NODE_ENV", "production");
+  // Colour support is judged from the terminal, but chalk turns it off wherever CI=true is set (a terminal
+  // opened inside a CI job); only NO_COLOR switches colours off here.
+  if (!noColor && Deno.env.get("CI") && !Deno.env.get("FORCE_COLOR")) {
+    Deno.env.set("FORCE_COLOR", /256|truecolor/.test(Deno.env.get("TERM") ?? "") ? "2" : "1");
+  }
   const { mountDashboard } = await import("./app.tsx");
   const app = mountDashboard({
     store,
@@ -114,7 +119,14 @@ async function runOnce(
     },
     canSwitchInverter,
     onKeepalive: (f) => source.setKeepalive(f),
-  }, { exitOnCtrlC: false, alternateScreen: true, maxFps: 10, patchConsole: false });
+  }, {
+    exitOnCtrlC: false,
+    alternateScreen: true,
+    maxFps: 10,
+    patchConsole: false,
+    // stdin and stdout are a terminal (checked above): render live even where CI=true is set
+    interactive: true,
+  });
   const onAbort = () => {
     outcome = "interrupted";
     app.unmount();
