@@ -29,8 +29,9 @@ export async function runLxpBridgeBench(broker: "embedded" | "mosquitto", comman
   );
   // the same V8 flags as `deno task serve` / the compiled binary
   const serve = spawnCli(["-c", cfg.path, "serve"], { denoArgs: ["--v8-flags=--max-semi-space-size=4"] });
-  const link = new MqttLink({ uri: `mqtt://127.0.0.1:${port}` }, silentLogger);
+  let link = new MqttLink({ uri: `mqtt://127.0.0.1:${port}` }, silentLogger);
   try {
+    // the embedded broker starts with serve: until it listens, connections are refused (a new link each try)
     const start = Date.now();
     while (true) {
       try {
@@ -39,6 +40,7 @@ export async function runLxpBridgeBench(broker: "embedded" | "mosquitto", comman
       } catch (err) {
         if (Date.now() - start > 15000) throw err;
         await new Promise((r) => setTimeout(r, 200));
+        link = new MqttLink({ uri: `mqtt://127.0.0.1:${port}` }, silentLogger);
       }
     }
     let waiting: ((t: number) => void) | undefined;
