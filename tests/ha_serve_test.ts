@@ -134,10 +134,19 @@ Deno.test("serve: switching discovery_mode migrates the other form's retained co
     await sub.waitFor((l) => l.startsWith(vbat + " {"));
     await sub.waitFor((l) => l === "octolux/inverter online");
     assert.equal(await serve.stop("SIGTERM"), 0);
+    // the per-entity configs the first run left retained (the last one is emptied last)
+    const oldTopics = [
+      ...new Set(
+        sub.lines.filter((l) => /^homeassistant\/(?!device\/)\S+\/config \{/.test(l)).map((l) =>
+          l.slice(0, l.indexOf(" "))
+        ),
+      ),
+    ];
     // now the device form: marker, device config, then the old topics emptied
     serve = spawnCli(["-c", await config("device"), "serve"]);
     await sub.waitFor((l) => l === `${vbat} {"migrate_discovery":true}`);
     const cleared = await sub.waitFor((l) => l === `${vbat} (null)`); // mosquitto_sub: empty payload
+    for (const t of oldTopics) await sub.waitFor((l) => l === `${t} (null)`);
     const at = (pred: (l: string) => boolean, from = 0) =>
       sub.lines.findIndex((l, i) => i >= from && pred(l));
     const marker = at((l) => l === `${vbat} {"migrate_discovery":true}`);
