@@ -8,7 +8,7 @@ import { MqttLink } from "../src/mqtt/client.ts";
 import { LxpBridge } from "../src/bridges/lxp_bridge.ts";
 import { silentLogger } from "../src/log.ts";
 import { FN_READ_HOLD, FN_READ_INPUT, FN_WRITE_SINGLE } from "../src/lxp/frame.ts";
-import { mosquittoPub, mosquittoSub, startMosquitto } from "./helpers/mosquitto.ts";
+import { mosquittoPub, mosquittoSub, startMosquitto, subscribed } from "./helpers/mosquitto.ts";
 import { startTestSimulator } from "./helpers/inverter_sim.ts";
 import { until } from "./helpers/wait.ts";
 
@@ -31,8 +31,7 @@ async function rig(poll: { readIntervalMs: number; holdingsOnConnect: boolean })
   const mqtt = new MqttLink({ uri: mosq.url }, silentLogger);
   await mqtt.start();
   // the subscriber is up before anything is published
-  await mosquittoPub(mosq.port, "octolux/fence", "0");
-  await sub.waitFor((l) => l === "octolux/fence 0");
+  await subscribed(sub, mosq.port, "octolux/fence");
   const bridge = new LxpBridge({
     prefix: "octolux",
     commandTimeoutMs: 5000,

@@ -132,6 +132,28 @@ export function mosquittoSub(port: number, topics: string[], extra: string[] = [
   };
 }
 
+/**
+ * Resolves once `sub` is subscribed: publishes `topic` (which its filters must match) until it receives one,
+ * since mosquitto_sub gives no sign of when its subscription is active.
+ */
+export async function subscribed(
+  sub: { lines: string[] },
+  port: number,
+  topic: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let n = 0;; n++) {
+    await mosquittoPub(port, topic, `ready-${n}`);
+    const until = Date.now() + 250;
+    while (Date.now() < until) {
+      if (sub.lines.some((l) => l.startsWith(`${topic} ready-`))) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (Date.now() > deadline) throw new Error(`mosquitto_sub never received ${topic}`);
+  }
+}
+
 export async function mosquittoPub(port: number, topic: string, message: string, extra: string[] = []) {
   const out = await new Deno.Command("mosquitto_pub", {
     args: ["-h", "127.0.0.1", "-p", String(port), "-q", "1", "-t", topic, "-m", message, ...extra],
