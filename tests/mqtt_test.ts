@@ -90,6 +90,8 @@ Deno.test("MqttLink start rejects at once (exit code 5) when the connection is r
     10_000,
     "a refused connection was not reported at once",
   );
+  // the failed link is done: starting it again says so instead of waiting for nothing
+  await assert.rejects(link.start(), /start\(\) after the link stopped/);
   await link.stop();
 });
 

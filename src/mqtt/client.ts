@@ -180,6 +180,8 @@ export class MqttLink {
    * where only messages replayed from the retained store carry the flag.
    */
   async start(signal?: AbortSignal): Promise<void> {
+    // A link that failed to start (it stops itself) or was stopped does not come back: say so, not hang.
+    if (this.stopped) throw new Error("MqttLink.start() after the link stopped: make a new MqttLink");
     const o = this.options;
     const bad = checkBrokerUri(o.uri);
     if (bad) throw new MqttError("config", `[mqtt] uri: ${bad}`);
